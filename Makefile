@@ -1,0 +1,45 @@
+# make run   — start the platform (own .venv, migrations, demo user, uvicorn, offline model, SQLite)
+# make test  — lint, migration and deploy checks, the whole test suite
+# make bench — benchmarks (never part of the tests)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum requirements.txt | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Production-like settings for `check --deploy`: a long random key, debug off.
+DEPLOY_ENV := DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=agents.example.com \
+	DJANGO_SECRET_KEY=check-deploy-$(shell head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+
+.PHONY: run test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py ensure_demo_user
+	@echo "Open http://$(HOST):$(PORT)/ and sign in with the demo account above."
+	$(VENV)/bin/uvicorn agents_platform.asgi:application --host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 5
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(PY) manage.py makemigrations --check --dry-run
+	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class AgentsConfig(AppConfig):
+    """The planner/executor engine."""
+
+    name = "agents"
+    verbose_name = "Agents"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,76 @@
+"""The run's event stream: the types of CONTRACT.md section 4 and ``emit()``.
+
+``emit()`` is the only way an event comes to be. It stores the event with
+the run's next ``seq`` (locking the run row, so parallel executors never
+share or skip a number) and only after the commit wakes listeners through
+the bus. The database is the source of truth; the bus only says "look again".
+"""
+
+import uuid
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import bus
+from .models import Run, RunEvent
+
+SESSION = "session"
+ANALYSIS = "analysis"
+PLAN_CREATED = "plan_created"
+STEP_START = "step_start"
+EXECUTOR_SPAWNED = "executor_spawned"
+TEXT = "text"
+TOOL_CALL = "tool_call"
+TOOL_RESULT = "tool_result"
+EXECUTOR_RESULT = "executor_result"
+STEP_COMPLETE = "step_complete"
+RETRY = "retry"
+ERROR = "error"
+DONE = "done"
+
+TYPES = frozenset(
+    {
+        SESSION,
+        ANALYSIS,
+        PLAN_CREATED,
+        STEP_START,
+        EXECUTOR_SPAWNED,
+        TEXT,
+        TOOL_CALL,
+        TOOL_RESULT,
+        EXECUTOR_RESULT,
+        STEP_COMPLETE,
+        RETRY,
+        ERROR,
+        DONE,
+    }
+)
+RESERVED_FIELDS = frozenset({"type", "run_id", "session_id", "seq", "ts"})
+
+
+def emit(run: Run | uuid.UUID | str, type: str, **fields: Any) -> RunEvent:
+    """Store the run's next event and, after commit, wake its listeners."""
+    if type not in TYPES:
+        raise ValueError(f"Unknown event type {type!r}")
+    clash = RESERVED_FIELDS.intersection(fields)
+    if clash:
+        raise ValueError(f"Event fields may not override {sorted(clash)}")
+    run_id = run.pk if isinstance(run, Run) else run
+    with transaction.atomic():
+        locked = Run.objects.select_for_update().only("id", "session_id", "last_event_seq").get(pk=run_id)
+        seq = locked.last_event_seq + 1
+        data = {
+            "type": type,
+            "run_id": str(locked.pk),
+            "session_id": str(locked.session_id),
+            "seq": seq,
+            "ts": timezone.now().isoformat().replace("+00:00", "Z"),
+            **fields,
+        }
+        event = RunEvent.objects.create(run_id=locked.pk, seq=seq, type=type, data=data)
+        Run.objects.filter(pk=locked.pk).update(last_event_seq=seq)
+        transaction.on_commit(lambda: bus.publish(str(locked.pk), seq))
+    if isinstance(run, Run):
+        run.last_event_seq = seq
+    return event

@@ -1,0 +1,344 @@
+"""What the engine stores: runs, agents, plans, steps, executions, LLM conversations, events, memories."""
+
+import uuid
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+
+
+class Run(models.Model):
+    """One user message being answered, from queued to done."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    class Route(models.TextChoices):
+        SIMPLE = "simple", "Simple"
+        TOOL = "tool", "Tool"
+        COMPLEX = "complex", "Complex"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    session = models.ForeignKey("chat_sessions.ChatSession", on_delete=models.CASCADE, related_name="runs")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_runs")
+    user_message = models.ForeignKey(
+        "chat_sessions.Message",
+        on_delete=models.CASCADE,
+        related_name="runs_answering",
+        help_text="The user's message this run answers.",
+    )
+    assistant_message = models.ForeignKey(
+        "chat_sessions.Message",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs_written",
+        help_text="The answer, once stored.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    route = models.CharField(max_length=16, choices=Route.choices, blank=True, default="")
+    route_reason = models.TextField(blank=True, default="", help_text="Why the planner chose the route.")
+    # NULL, not "", means "no key": the partial unique constraint skips NULLs.
+    idempotency_key = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, help_text="Client's Idempotency-Key; unique per user while kept."
+    )
+    request_hash = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 of the request body the key was first used with."
+    )
+    cancel_requested = models.BooleanField(default=False, help_text="Set by cancel; agents stop at the next check.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker running it.")
+    worker = models.CharField(max_length=128, blank=True, default="", help_text="Which process runs it.")
+    last_event_seq = models.PositiveIntegerField(default=0, help_text="Seq of the newest stored event.")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    reserved_tokens = models.PositiveIntegerField(default=0, help_text="Tokens reserved from the user's budget.")
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="run_user_created"),
+            models.Index(fields=["session", "-created_at"], name="run_session_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                condition=Q(status__in=["queued", "running"]),
+                name="run_one_active_per_session",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=Q(idempotency_key__isnull=False),
+                name="run_unique_idempotency_key",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "completed", "failed", "cancelled", "interrupted"]),
+                name="run_status_valid",
+            ),
+            models.CheckConstraint(condition=Q(route__in=["", "simple", "tool", "complex"]), name="run_route_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.started_at and self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class Agent(models.Model):
+    """A planner or executor instance working for one run."""
+
+    class Role(models.TextChoices):
+        PLANNER = "planner", "Planner"
+        EXECUTOR = "executor", "Executor"
+
+    class Permission(models.TextChoices):
+        READ_WRITE = "read_write", "Read and write"
+        READ_ONLY = "read_only", "Read only"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="agents")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    model = models.CharField(max_length=200, help_text="Model name every call of this agent uses.")
+    permission = models.CharField(max_length=16, choices=Permission.choices)
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="children", help_text="Spawning agent."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            # Executors are read-only by construction, not only by convention.
+            models.CheckConstraint(
+                condition=~Q(role="executor") | Q(permission="read_only"), name="agent_executor_read_only"
+            ),
+            models.CheckConstraint(condition=Q(role__in=["planner", "executor"]), name="agent_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.id}"
+
+
+class Plan(models.Model):
+    """The planner's plan for a complex run."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="plan")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="plans", help_text="The planner.")
+    objective = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.objective[:80]
+
+
+class PlanStep(models.Model):
+    """One step of a plan; runs in its own executor once its dependencies completed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="steps")
+    key = models.CharField(max_length=64, help_text="The step id the planner gave it, unique within the plan.")
+    position = models.PositiveIntegerField(help_text="Order in the plan as written.")
+    title = models.CharField(max_length=300)
+    instructions = models.TextField()
+    depends_on = models.ManyToManyField(
+        "self", symmetrical=False, through="PlanStepDependency", related_name="dependents", blank=True
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    result = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["plan", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "key"], name="planstep_unique_key"),
+            models.UniqueConstraint(fields=["plan", "position"], name="planstep_unique_position"),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "running", "completed", "failed", "skipped", "cancelled"]),
+                name="planstep_status_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.title}"
+
+
+class PlanStepDependency(models.Model):  # noqa: DJ008 (an edge, shown only inline)
+    """An edge of a plan's graph: ``step`` waits for ``depends_on``.
+
+    Both ends must belong to the same plan; a database trigger (migration
+    0002) refuses an edge across plans, whatever code writes it.
+    """
+
+    step = models.ForeignKey(PlanStep, on_delete=models.CASCADE, related_name="dependency_edges")
+    depends_on = models.ForeignKey(PlanStep, on_delete=models.CASCADE, related_name="dependent_edges")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["step", "depends_on"], name="planstepdep_unique"),
+            models.CheckConstraint(condition=~Q(step=models.F("depends_on")), name="planstepdep_not_self"),
+        ]
+
+
+class Execution(models.Model):
+    """One executor's work on one step."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="executions")
+    step = models.ForeignKey(PlanStep, on_delete=models.CASCADE, related_name="executions")
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="execution")
+    task = models.TextField(help_text="What the executor was asked to do.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    result = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    llm_calls = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at"]
+        indexes = [models.Index(fields=["run", "status"], name="execution_run_status")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "completed", "failed", "cancelled"]), name="execution_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Execution {self.id} ({self.status})"
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.finished_at:
+            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        return None
+
+
+class AgentMessage(models.Model):
+    """One message of an agent's own LLM conversation.
+
+    Assistant rows are LLM calls: they carry the call's tokens, latency and
+    model. Tool rows carry a tool's result for the call id they answer.
+    """
+
+    class Role(models.TextChoices):
+        SYSTEM = "system", "System"
+        USER = "user", "User"
+        ASSISTANT = "assistant", "Assistant"
+        TOOL = "tool", "Tool"
+
+    id = models.BigAutoField(primary_key=True)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="conversation")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="agent_messages")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True, default="")
+    tool_calls = models.JSONField(
+        encoder=DjangoJSONEncoder,
+        null=True,
+        blank=True,
+        help_text="Tool calls the model made: [{id, name, arguments}].",
+    )
+    tool_call_id = models.CharField(max_length=128, blank=True, default="", help_text="Call a tool row answers.")
+    tool_name = models.CharField(max_length=128, blank=True, default="")
+    model = models.CharField(max_length=200, blank=True, default="")
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Wall time of the LLM call.")
+    finish_reason = models.CharField(max_length=32, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["agent", "id"], name="agentmessage_agent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["system", "user", "assistant", "tool"]), name="agentmessage_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class RunEvent(models.Model):
+    """One event of a run's stream, stored before it is sent; ``seq`` is 1, 2, 3… per run."""
+
+    id = models.BigAutoField(primary_key=True)
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveIntegerField()
+    type = models.CharField(max_length=32)
+    data = models.JSONField(
+        encoder=DjangoJSONEncoder, help_text="The whole event as sent, type/run_id/seq/ts included."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "seq"], name="runevent_unique_seq"),
+            models.CheckConstraint(condition=Q(seq__gte=1), name="runevent_seq_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.seq} {self.type}"
+
+
+class Memory(models.Model):
+    """Something the user asked the assistant to remember."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_memories")
+    content = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "memories"
+        indexes = [models.Index(fields=["user", "-created_at"], name="memory_user_created")]
+
+    def __str__(self) -> str:
+        return self.content[:80]

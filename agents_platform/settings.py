@@ -1,0 +1,306 @@
+"""Settings for the agents platform, read from the environment.
+
+Every variable of CONTRACT.md section 1 is read here and nowhere else. A bad
+value fails at start with an ImproperlyConfigured that names the variable.
+https://docs.djangoproject.com/en/5.2/topics/settings/
+"""
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from urllib.parse import urlparse
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return the variable's value, or the default when it is unset or blank."""
+    value = os.environ.get(name, "").strip()
+    return value if value else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Return the variable as a boolean; anything but a clear yes/no is an error."""
+    value = env_str(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), got {value!r}")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    """Return the variable as an integer no smaller than minimum."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """Return the variable as a number greater than minimum."""
+    value = env_str(name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if number <= minimum:
+        raise ImproperlyConfigured(f"{name} must be greater than {minimum}, got {number}")
+    return number
+
+
+def env_rate(name: str, default: str) -> str:
+    """Return a django-ratelimit rate such as '20/m', checked for shape."""
+    value = env_str(name, default)
+    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+        raise ImproperlyConfigured(f"{name} must look like '20/m' (count/s|m|h|d), got {value!r}")
+    return value
+
+
+def env_url(name: str, default: str | None, schemes: set[str]) -> str | None:
+    """Return a URL whose scheme is one of schemes."""
+    value = env_str(name, default)
+    if value is None:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+        allowed = ", ".join(sorted(schemes))
+        raise ImproperlyConfigured(f"{name} must be a URL with scheme {allowed}, got {value!r}")
+    return value
+
+
+# --- Core switches -----------------------------------------------------------
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if SECRET_KEY is None:
+    if not DEBUG:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off")
+    SECRET_KEY = "django-insecure-dev-only-key-never-use-in-production"  # noqa: S105 (debug only)
+
+ALLOWED_HOSTS = [
+    host.strip()
+    for host in (env_str("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver") or "").split(",")
+    if host.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    origin.strip() for origin in (env_str("DJANGO_CSRF_TRUSTED_ORIGINS", "") or "").split(",") if origin.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "sessions.apps.ChatSessionsConfig",
+    "agents.apps.AgentsConfig",
+]
+
+# Every middleware here is async-capable, so an async streaming view runs
+# without hopping to a thread per request.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "agents_platform.urls"
+WSGI_APPLICATION = "agents_platform.wsgi.application"
+ASGI_APPLICATION = "agents_platform.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/databases/
+
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+try:
+    _database = dj_database_url.parse(DATABASE_URL)
+except Exception as exc:  # dj-database-url raises several types for a bad URL
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if not _database.get("ENGINE"):
+    raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {DATABASE_URL!r}")
+
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets readers (streams) run while a writer (the engine) writes;
+    # IMMEDIATE transactions take the write lock up front, so two writers
+    # queue on the busy timeout instead of failing on a lock upgrade.
+    _database["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+    }
+    # Tests run agents in threads and a real server in the same process, so
+    # the test database must be a file that every connection can open.
+    _database["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"agents-platform-test-{os.getpid()}.sqlite3")}
+elif _database["ENGINE"] == "django.db.backends.postgresql":
+    # Django's own psycopg 3 pool; CONN_MAX_AGE must be 0 with a pool.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#connection-pool
+    _database["CONN_MAX_AGE"] = 0
+    _database["OPTIONS"] = {
+        "pool": {
+            "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
+            "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
+            "timeout": 30,
+        }
+    }
+
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+MIGRATION_MODULES = {
+    "agents": "migrations.agents",
+    "chat_sessions": "migrations.chat_sessions",
+}
+
+# --- Cache and bus -----------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+
+REDIS_URL = env_url("REDIS_URL", None, {"redis", "rediss", "unix"})
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "agents"),
+        }
+    }
+else:
+    # One process in the embedded default: its own memory is the shared cache.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agents-platform"}}
+
+# django-ratelimit refuses LocMemCache in its system checks because it is not
+# shared between processes; the embedded default is one process by design.
+SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
+RATELIMIT_USE_CACHE = "default"
+
+# --- The model ---------------------------------------------------------------
+
+OPENAI_API_KEY = env_str("OPENAI_API_KEY")
+OPENAI_BASE_URL = env_url("OPENAI_BASE_URL", None, {"http", "https"})
+LLM_PROVIDER = env_str("LLM_PROVIDER", "openai" if (OPENAI_API_KEY or OPENAI_BASE_URL) else "offline")
+if LLM_PROVIDER not in {"openai", "offline"}:
+    raise ImproperlyConfigured(f"LLM_PROVIDER must be 'openai' or 'offline', got {LLM_PROVIDER!r}")
+PLANNER_MODEL = env_str("PLANNER_MODEL", "gpt-4o-mini")
+EXECUTOR_MODEL = env_str("EXECUTOR_MODEL", PLANNER_MODEL)
+LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0)
+LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
+
+# --- Agent limits ------------------------------------------------------------
+
+AGENT_RATE_LIMIT = env_rate("AGENT_RATE_LIMIT", "20/m")
+AGENT_TOKEN_BUDGET = env_int("AGENT_TOKEN_BUDGET", 30000, minimum=1)
+AGENT_MAX_MESSAGE_CHARS = env_int("AGENT_MAX_MESSAGE_CHARS", 8000, minimum=1)
+AGENT_MAX_PLAN_STEPS = env_int("AGENT_MAX_PLAN_STEPS", 8, minimum=1)
+AGENT_MAX_ITERATIONS = env_int("AGENT_MAX_ITERATIONS", 8, minimum=1)
+AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimum=1)
+AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
+AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
+# A run whose heartbeat is older than this is taken for dead by the sweeper.
+AGENT_HEARTBEAT_TIMEOUT = env_float("AGENT_HEARTBEAT_TIMEOUT", 60.0)
+AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)
+
+# --- Auth and API ------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "agents_platform.pagination.Pagination",
+    "PAGE_SIZE": 20,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "agents_platform.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Agents platform API",
+    "DESCRIPTION": "Planner/executor multi-agent platform: runs, event streams and session history.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- I18N, static ------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+# The ASGI app serves /static/ itself (embedded default); turn off behind a CDN or proxy.
+SERVE_STATIC = env_bool("DJANGO_SERVE_STATIC", True)
+
+# --- Security (production) ---------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

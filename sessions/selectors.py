@@ -1,0 +1,48 @@
+"""Reads of chat sessions and messages, always scoped to one user."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db.models import Count, QuerySet, Sum
+from django.db.models.functions import Coalesce
+
+from agents_platform.errors import NotFound
+
+from .models import ChatSession, Message
+
+
+def session_list(*, user: AbstractBaseUser) -> QuerySet[ChatSession]:
+    """Return the user's sessions, newest activity first, with message counts and token usage."""
+    return (
+        ChatSession.objects.filter(user=user)
+        .annotate(
+            message_count=Count("messages"),
+            total_tokens=Coalesce(Sum("messages__total_tokens"), 0),
+        )
+        .order_by("-updated_at", "-created_at")
+    )
+
+
+def session_get(*, user: AbstractBaseUser, session_id: uuid.UUID | str) -> ChatSession:
+    """Return the user's session, or raise NotFound (also for another user's id)."""
+    try:
+        return ChatSession.objects.get(pk=session_id, user=user)
+    except (ChatSession.DoesNotExist, ValidationError, ValueError, TypeError):
+        # A malformed id is as unknown as another user's: the same 404.
+        raise NotFound("Session not found.", code="session_not_found") from None
+
+
+def message_list(*, session: ChatSession) -> QuerySet[Message]:
+    """Return the session's messages, oldest first."""
+    return session.messages.order_by("created_at", "id")
+
+
+def message_history(*, session: ChatSession, before: Message | None = None, limit: int = 50) -> list[Message]:
+    """Return the last messages of a session (before a message, if given), oldest first."""
+    queryset = session.messages.all()
+    if before is not None:
+        queryset = queryset.filter(created_at__lt=before.created_at)
+    recent = list(queryset.order_by("-created_at", "-id")[:limit])
+    recent.reverse()
+    return recent

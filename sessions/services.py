@@ -1,0 +1,86 @@
+"""Writes to chat sessions and messages, shared by views, admin and the engine."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents_platform.errors import InvalidInput
+
+from .models import ChatSession, Message
+
+TITLE_MAX_CHARS = 200
+
+
+def _clean_title(title: str) -> str:
+    return " ".join(title.split())[:TITLE_MAX_CHARS]
+
+
+def session_create(
+    *,
+    user: AbstractBaseUser,
+    title: str = "",
+    context_type: str | None = None,
+    entity_id: str | None = None,
+) -> ChatSession:
+    """Create a session for the user."""
+    return ChatSession.objects.create(
+        user=user,
+        title=_clean_title(title),
+        context_type=context_type or "general",
+        entity_id=entity_id,
+    )
+
+
+def session_rename(*, session: ChatSession, title: str) -> ChatSession:
+    """Retitle a session; the title is trimmed and must not be empty."""
+    cleaned = _clean_title(title)
+    if not cleaned:
+        raise InvalidInput("The title must not be empty.", code="invalid_title", fields={"title": ["Required."]})
+    session.title = cleaned
+    session.save(update_fields=["title", "updated_at"])
+    return session
+
+
+def session_delete(*, session: ChatSession) -> None:
+    """Delete a session and everything that hangs on it (messages, runs, plans, events)."""
+    with transaction.atomic():
+        session.delete()
+
+
+def message_create(
+    *,
+    session: ChatSession,
+    role: str,
+    content: str,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    message_id: uuid.UUID | None = None,
+) -> Message:
+    """Store a message and bump the session's last activity."""
+    message = Message.objects.create(
+        id=message_id or uuid.uuid4(),
+        session=session,
+        role=role,
+        content=content,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
+    fields = {"updated_at": timezone.now()}
+    if not session.title and role == Message.Role.USER:
+        session.title = _clean_title(content)[:80]
+        fields["title"] = session.title
+    ChatSession.objects.filter(pk=session.pk).update(**fields)
+    return message
+
+
+def message_add_usage(*, message: Message, prompt_tokens: int, completion_tokens: int) -> None:
+    """Add tokens to a message's counts without a read-modify-write race."""
+    Message.objects.filter(pk=message.pk).update(
+        prompt_tokens=F("prompt_tokens") + prompt_tokens,
+        completion_tokens=F("completion_tokens") + completion_tokens,
+        total_tokens=F("total_tokens") + prompt_tokens + completion_tokens,
+    )

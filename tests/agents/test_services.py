@@ -1,0 +1,132 @@
+"""Run services: validation, ownership, one active run, idempotency, emit."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from agents import events, selectors, services
+from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
+from agents.models import Memory, Run, RunEvent
+from agents_platform.errors import NotFound
+from sessions.models import ChatSession, Message
+from tests.factories import make_run
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_run_start_stores_message_session_and_queued_run(user):
+    run, created = services.run_start(user=user, message="  hi there  ", context_type="ticket", entity_id="42")
+    assert created
+    assert run.status == Run.Status.QUEUED
+    assert run.user_message.content == "hi there" or run.user_message.content == "  hi there  "
+    session = ChatSession.objects.get(pk=run.session_id)
+    assert (session.user, session.context_type, session.entity_id) == (user, "ticket", "42")
+    assert session.title
+
+
+def test_run_start_on_other_users_session_is_not_found_and_writes_nothing(user, other_user):
+    theirs = make_run(other_user)
+    services.run_finish(run=theirs, status=Run.Status.COMPLETED)
+    with pytest.raises(NotFound):
+        services.run_start(user=user, message="sneak", session_id=theirs.session_id)
+    assert Message.objects.filter(content="sneak").count() == 0
+    assert Run.objects.count() == 1
+
+
+def test_busy_session_refuses_second_run_with_active_run_id(user):
+    run = make_run(user)
+    with pytest.raises(ActiveRunExists) as info:
+        services.run_start(user=user, message="again", session_id=run.session_id)
+    assert info.value.status == 409
+    assert info.value.as_dict()["error"]["run_id"] == str(run.pk)
+    assert Message.objects.filter(content="again").count() == 0
+
+
+def test_idempotency_key_joins_same_run_and_refuses_other_body(user):
+    first, created = services.run_start(user=user, message="hello", idempotency_key="k1")
+    again, created_again = services.run_start(user=user, message="hello", idempotency_key="k1")
+    assert created and not created_again and again.pk == first.pk
+    with pytest.raises(IdempotencyMismatch):
+        services.run_start(user=user, message="different", idempotency_key="k1")
+    assert Run.objects.count() == 1
+
+
+def test_idempotency_key_expires_after_a_day(user):
+    first, _ = services.run_start(user=user, message="hello", idempotency_key="k1")
+    services.run_finish(run=first, status=Run.Status.COMPLETED)
+    Run.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    second, created = services.run_start(user=user, message="hello", idempotency_key="k1")
+    assert created and second.pk != first.pk
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({}, "message"),
+        ({"message": "   "}, "message"),
+        ({"message": 5}, "message"),
+        ({"message": "x" * 9000}, "message"),
+        ({"message": "hi", "session_id": "not-a-uuid"}, "session_id"),
+        ({"message": "hi", "session_id": 7}, "session_id"),
+        ({"message": "hi", "context_type": ["x"]}, "context_type"),
+        ({"message": "hi", "entity_id": "e" * 300}, "entity_id"),
+    ],
+)
+def test_validate_request_names_the_bad_field(payload, field):
+    with pytest.raises(InvalidInput) as info:
+        services.run_validate_request(payload)
+    assert field in info.value.fields
+    assert info.value.code == f"invalid_{field}"
+
+
+def test_validate_request_trims_and_ignores_unknown_fields():
+    clean = services.run_validate_request({"message": "  hi  ", "extra": 1, "context_type": None})
+    assert clean["message"] == "hi"
+    assert "extra" not in clean
+
+
+def test_emit_numbers_events_without_gaps_and_stores_before_returning(user):
+    run = make_run(user)
+    first = events.emit(run, events.SESSION, session={"id": str(run.session_id)})
+    second = events.emit(run.pk, events.TEXT, delta="hi", agent_id="a")
+    assert (first.seq, second.seq) == (1, 2)
+    stored = list(RunEvent.objects.filter(run=run).values_list("seq", "type"))
+    assert stored == [(1, "session"), (2, "text")]
+    assert second.data["run_id"] == str(run.pk) and second.data["session_id"] == str(run.session_id)
+    assert second.data["ts"].endswith("Z")
+    run.refresh_from_db()
+    assert run.last_event_seq == 2
+
+
+def test_emit_refuses_unknown_types_and_reserved_fields(user):
+    run = make_run(user)
+    with pytest.raises(ValueError):
+        events.emit(run, "bogus")
+    with pytest.raises(ValueError):
+        events.emit(run, events.TEXT, seq=5)
+    assert not RunEvent.objects.exists()
+
+
+def test_run_finish_only_once(user):
+    run = make_run(user)
+    assert services.run_finish(run=run, status=Run.Status.CANCELLED)
+    assert not services.run_finish(run=run, status=Run.Status.COMPLETED)
+    run.refresh_from_db()
+    assert run.status == Run.Status.CANCELLED
+
+
+def test_selectors_never_return_other_users_rows(user, other_user):
+    mine = make_run(user, "mine")
+    theirs = make_run(other_user, "theirs")
+    services.memory_create(user=other_user, content="secret of mallory")
+    services.memory_create(user=user, content="alice likes tea")
+    assert selectors.run_get(user=user, run_id=mine.pk) == mine
+    with pytest.raises(RunNotFound):
+        selectors.run_get(user=user, run_id=theirs.pk)
+    with pytest.raises(RunNotFound):
+        selectors.run_get(user=user, run_id="garbage")
+    assert [m.content for m in selectors.memory_list(user=user)] == ["alice likes tea"]
+    assert selectors.memory_list(user=user, query="secret") == []
+    assert not services.memory_delete(user=user, memory_id=Memory.objects.get(user=other_user).pk)
+    assert Memory.objects.filter(user=other_user).exists()

@@ -1,0 +1,36 @@
+"""Fixtures shared by the whole suite."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Start every test with an empty cache: rate limits and budgets live there."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def make_user(db):
+    """Return a factory of users with a known password."""
+    counter = {"n": 0}
+
+    def make(username: str | None = None, **extra):
+        counter["n"] += 1
+        name = username or f"user{counter['n']}"
+        return get_user_model().objects.create_user(username=name, password="pw-for-tests-123", **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def other_user(make_user):
+    return make_user("mallory")

@@ -1,0 +1,17 @@
+"""Small builders of stored objects for tests."""
+
+from agents import services
+from agents.models import Agent, Plan, PlanStep, Run
+
+
+def make_run(user, message: str = "hello", session_id=None) -> Run:
+    run, _ = services.run_start(user=user, message=message, session_id=session_id)
+    return run
+
+
+def make_plan(run: Run, keys=("a", "b")) -> Plan:
+    planner = services.agent_create(run=run, role=Agent.Role.PLANNER, model="m")
+    plan = Plan.objects.create(run=run, agent=planner, objective="objective")
+    for position, key in enumerate(keys):
+        PlanStep.objects.create(plan=plan, key=key, position=position, title=key, instructions=f"do {key}")
+    return plan

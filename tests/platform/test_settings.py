@@ -1,0 +1,55 @@
+"""Settings fail at start with a message naming the bad variable."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start_with(**env):
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "agents_platform.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("LLM_PROVIDER", "banana"),
+        ("OPENAI_BASE_URL", "not a url"),
+        ("AGENT_RATE_LIMIT", "lots"),
+        ("AGENT_TOKEN_BUDGET", "-5"),
+        ("AGENT_MAX_PLAN_STEPS", "eight"),
+        ("LLM_TIMEOUT", "0"),
+        ("DATABASE_URL", "nosuchdb://x"),
+        ("REDIS_URL", "http://127.0.0.1:6379"),
+        ("DJANGO_DEBUG", "maybe"),
+    ],
+)
+def test_bad_value_fails_at_start_naming_the_variable(name, value):
+    result = start_with(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert name in result.stderr
+
+
+def test_debug_off_requires_secret_key():
+    result = start_with(DJANGO_DEBUG="0", DJANGO_SECRET_KEY="")
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_defaults_start_cleanly():
+    result = start_with()
+    assert result.returncode == 0, result.stderr

@@ -1,0 +1,5 @@
+"""URLs of the session history API, mounted at /api/sessions/."""
+
+app_name = "sessions"
+
+urlpatterns: list = []

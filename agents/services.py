@@ -22,7 +22,8 @@ from sessions import services as session_services
 from sessions.models import ChatSession, Message
 
 from .exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
-from .models import Agent, Memory, Run
+from .models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
+from .plans import PlanSpec
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CONTEXT_TYPE_MAX_CHARS = 64
@@ -244,3 +245,58 @@ def memory_delete(*, user: AbstractBaseUser, memory_id: uuid.UUID | str) -> bool
     except (ValidationError, ValueError, TypeError):
         return False
     return bool(deleted)
+
+
+def plan_create(*, run: Run, agent: Agent, spec: PlanSpec) -> Plan:
+    """Store a validated plan with its steps and dependency edges, all or nothing."""
+    with transaction.atomic():
+        plan = Plan.objects.create(run=run, agent=agent, objective=spec.objective)
+        steps = {
+            step.key: PlanStep.objects.create(
+                plan=plan, key=step.key, position=position, title=step.title, instructions=step.instructions
+            )
+            for position, step in enumerate(spec.steps)
+        }
+        PlanStepDependency.objects.bulk_create(
+            PlanStepDependency(step=steps[step.key], depends_on=steps[dep])
+            for step in spec.steps
+            for dep in step.depends_on
+        )
+    return plan
+
+
+def step_start(*, step: PlanStep) -> None:
+    """Mark a pending step running."""
+    now = timezone.now()
+    PlanStep.objects.filter(pk=step.pk).update(status=PlanStep.Status.RUNNING, started_at=now)
+    step.status, step.started_at = PlanStep.Status.RUNNING, now
+
+
+def step_finish(*, step: PlanStep, status: str, result: str = "", error: str = "") -> None:
+    """Give a step its final status, result or error."""
+    now = timezone.now()
+    PlanStep.objects.filter(pk=step.pk).update(status=status, result=result, error=error, finished_at=now)
+    step.status, step.result, step.error, step.finished_at = status, result, error, now
+
+
+def execution_start(*, run: Run, step: PlanStep, agent: Agent, task: str) -> Execution:
+    """Record that an executor took on a step."""
+    return Execution.objects.create(run=run, step=step, agent=agent, task=task)
+
+
+def execution_finish(
+    *, execution: Execution, status: str, result: str = "", error: str = "", usage: dict[str, int]
+) -> None:
+    """Give an execution its final status and usage."""
+    now = timezone.now()
+    Execution.objects.filter(pk=execution.pk).update(
+        status=status,
+        result=result,
+        error=error,
+        prompt_tokens=usage["prompt_tokens"],
+        completion_tokens=usage["completion_tokens"],
+        total_tokens=usage["total_tokens"],
+        llm_calls=usage["llm_calls"],
+        finished_at=now,
+    )
+    execution.status, execution.result, execution.error, execution.finished_at = status, result, error, now

@@ -1,0 +1,225 @@
+"""An agent's side of a run: its stored LLM conversation, its calls, its tool dispatch.
+
+Planner and executors share this plumbing so that every LLM call is stored
+the same way (an ``AgentMessage`` with tokens and latency, usage added to the
+run), every tool call is emitted and dispatched the same way, and the cancel
+flag is checked the same way.
+"""
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import events, llm, services
+from .exceptions import RunCancelled
+from .models import Agent, AgentMessage, Run
+from .tools import ToolContext, ToolOutcome, dispatch
+
+# How often the cancel flag is read from the database at most: a check per
+# streamed chunk must not become a query per token.
+CANCEL_CHECK_INTERVAL = 0.2
+# Text deltas are coalesced into one `text` event per this many seconds (or
+# TEXT_FLUSH_CHARS characters), so the database is not written per token.
+TEXT_FLUSH_SECONDS = 0.05
+TEXT_FLUSH_CHARS = 512
+
+
+class CancelWatch:
+    """Answer "was the run cancelled?" from the database, at most every CANCEL_CHECK_INTERVAL seconds."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self._cancelled = False
+        self._checked_at = 0.0
+
+    def __call__(self) -> bool:
+        if not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
+            self._cancelled = services.run_is_cancel_requested(run_id=self.run_id)
+            self._checked_at = time.monotonic()
+        return self._cancelled
+
+    def check(self) -> None:
+        """Raise RunCancelled if the run was cancelled."""
+        if self():
+            raise RunCancelled()
+
+
+class TextStream:
+    """Coalesce an agent's answer deltas into `text` events and keep the whole text."""
+
+    def __init__(self, run: Run, agent: Agent):
+        self.run = run
+        self.agent = agent
+        self.parts: list[str] = []
+        self._pending: list[str] = []
+        self._pending_chars = 0
+        self._last_flush = 0.0
+        self.started = False
+
+    def __call__(self, delta: str) -> None:
+        if not delta:
+            return
+        self.started = True
+        self.parts.append(delta)
+        self._pending.append(delta)
+        self._pending_chars += len(delta)
+        now = time.monotonic()
+        if now - self._last_flush >= TEXT_FLUSH_SECONDS or self._pending_chars >= TEXT_FLUSH_CHARS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Emit what is pending as one `text` event."""
+        if not self._pending:
+            return
+        delta = "".join(self._pending)
+        self._pending, self._pending_chars = [], 0
+        self._last_flush = time.monotonic()
+        events.emit(self.run, events.TEXT, delta=delta, agent_id=str(self.agent.pk))
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+@dataclass
+class AgentUsage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    llm_calls: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+            "llm_calls": self.llm_calls,
+        }
+
+
+@dataclass
+class Conversation:
+    """One agent's LLM conversation: kept in memory for the next call and stored as it grows."""
+
+    run: Run
+    agent: Agent
+    cancel: CancelWatch
+    tool_context: ToolContext
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    usage: AgentUsage = field(default_factory=AgentUsage)
+    # One run's agents store their rows from several threads; the lock keeps
+    # this conversation's rows in order when a callback fires from another one.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def agent_kind(self) -> str:
+        return self.agent.role
+
+    def add(self, role: str, content: str) -> None:
+        """Append a system or user message and store it."""
+        self.messages.append({"role": role, "content": content})
+        AgentMessage.objects.create(agent=self.agent, run=self.run, role=role, content=content)
+
+    def call(self, *, tools: list[dict] | None, on_text: Callable[[str], None] | None = None) -> llm.LLMResult:
+        """Make one LLM call with the conversation so far; store it and count its usage."""
+        self.cancel.check()
+
+        def on_retry(attempt: int, error: Exception, delay: float) -> None:
+            events.emit(
+                self.run,
+                events.RETRY,
+                agent_id=str(self.agent.pk),
+                attempt=attempt,
+                code=getattr(error, "code", "llm_error"),
+                message=str(error),
+                delay_ms=int(delay * 1000),
+            )
+
+        result = llm.chat_stream(
+            model=self.agent.model,
+            messages=self.messages,
+            tools=tools or None,
+            on_text=on_text,
+            on_retry=on_retry,
+            should_cancel=self.cancel,
+        )
+        tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
+        assistant: dict[str, Any] = {"role": "assistant", "content": result.content or None}
+        if tool_calls:
+            assistant["tool_calls"] = [
+                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+                for c in tool_calls
+            ]
+        self.messages.append(assistant)
+        AgentMessage.objects.create(
+            agent=self.agent,
+            run=self.run,
+            role=AgentMessage.Role.ASSISTANT,
+            content=result.content or "",
+            tool_calls=tool_calls or None,
+            model=result.model or self.agent.model,
+            prompt_tokens=result.usage.prompt_tokens,
+            completion_tokens=result.usage.completion_tokens,
+            latency_ms=result.latency_ms,
+            finish_reason=result.finish_reason or "",
+        )
+        self.usage.prompt_tokens += result.usage.prompt_tokens
+        self.usage.completion_tokens += result.usage.completion_tokens
+        self.usage.llm_calls += 1
+        services.run_add_usage(
+            run=self.run, prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens
+        )
+        return result
+
+    def add_tool_result(self, *, call_id: str, name: str, content: Any) -> None:
+        """Answer a tool call in the conversation and store the answer."""
+        text = content if isinstance(content, str) else json.dumps(content, default=str)
+        self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
+        AgentMessage.objects.create(
+            agent=self.agent,
+            run=self.run,
+            role=AgentMessage.Role.TOOL,
+            content=text,
+            tool_call_id=call_id,
+            tool_name=name,
+        )
+
+    def run_tool(self, call: llm.ToolCall) -> ToolOutcome:
+        """Emit, dispatch (the dispatcher enforces the agent's permission) and answer one tool call."""
+        self.cancel.check()
+        events.emit(
+            self.run,
+            events.TOOL_CALL,
+            call_id=call.id,
+            tool=call.name,
+            arguments=parse_arguments(call.arguments),
+            agent_id=str(self.agent.pk),
+            agent_kind=self.agent_kind,
+        )
+        outcome = dispatch(self.tool_context, call.name, call.arguments)
+        payload: dict[str, Any] = {
+            "call_id": call.id,
+            "tool": call.name,
+            "ok": outcome.ok,
+            "duration_ms": outcome.duration_ms,
+            "agent_id": str(self.agent.pk),
+        }
+        if outcome.ok:
+            payload["result"] = outcome.result
+        else:
+            payload["error"] = outcome.error
+        events.emit(self.run, events.TOOL_RESULT, **payload)
+        self.add_tool_result(
+            call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
+        )
+        return outcome
+
+
+def parse_arguments(arguments: str) -> Any:
+    """Return a tool call's arguments as JSON when they parse, else the raw text (they are model output)."""
+    try:
+        return json.loads(arguments) if arguments else {}
+    except (TypeError, ValueError):
+        return arguments

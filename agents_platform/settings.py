@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "sessions.apps.ChatSessionsConfig",
     "agents.apps.AgentsConfig",
 ]
@@ -267,6 +268,15 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Planner/executor multi-agent platform: runs, event streams and session history.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's assets come from drf-spectacular-sidecar's static files, so /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # The SSE endpoints are plain async views spectacular cannot see; this hook describes them.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "agents_platform.schema.add_streaming_endpoints",
+    ],
 }
 
 # --- I18N, static ------------------------------------------------------------

@@ -29,6 +29,7 @@ IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CONTEXT_TYPE_MAX_CHARS = 64
 ENTITY_ID_MAX_CHARS = 255
 IDEMPOTENCY_KEY_MAX_CHARS = 255
+MEMORY_MAX_CHARS = 2000
 
 
 def request_fingerprint(payload: dict[str, Any]) -> str:
@@ -235,6 +236,9 @@ def memory_create(*, user: AbstractBaseUser, content: str) -> Memory:
     content = content.strip()
     if not content:
         raise InvalidInput("A memory must not be empty.", code="invalid_memory", fields={"content": ["Required."]})
+    if len(content) > MEMORY_MAX_CHARS:
+        message = f"A memory must be at most {MEMORY_MAX_CHARS} characters."
+        raise InvalidInput(message, code="invalid_memory", fields={"content": [message]})
     return Memory.objects.create(user=user, content=content)
 
 

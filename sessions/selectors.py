@@ -46,3 +46,13 @@ def message_history(*, session: ChatSession, before: Message | None = None, limi
     recent = list(queryset.order_by("-created_at", "-id")[:limit])
     recent.reverse()
     return recent
+
+
+def message_search(
+    *, user: AbstractBaseUser, query: str, limit: int = 5, exclude_id: uuid.UUID | str | None = None
+) -> list[Message]:
+    """Return the user's messages across their sessions containing ``query`` (case-insensitive), newest first."""
+    queryset = Message.objects.filter(session__user=user, content__icontains=query).select_related("session")
+    if exclude_id is not None:
+        queryset = queryset.exclude(pk=exclude_id)
+    return list(queryset.order_by("-created_at", "-id")[:limit])

@@ -13,6 +13,12 @@ def _clear_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Hash test passwords cheaply: the default PBKDF2 costs ~0.3 s per user and nothing here tests it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def make_user(db):
     """Return a factory of users with a known password."""

@@ -224,6 +224,10 @@ PLANNER_MODEL = env_str("PLANNER_MODEL", "gpt-4o-mini")
 EXECUTOR_MODEL = env_str("EXECUTOR_MODEL", PLANNER_MODEL)
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 60.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 2, minimum=0)
+# Pause between the offline model's streamed chunks (0: none), so a demo shows streaming.
+OFFLINE_MODEL_DELAY = env_float("OFFLINE_MODEL_DELAY", 0.0, minimum=-1.0)
+if OFFLINE_MODEL_DELAY < 0:
+    raise ImproperlyConfigured(f"OFFLINE_MODEL_DELAY must be 0 or more, got {OFFLINE_MODEL_DELAY}")
 
 # --- Agent limits ------------------------------------------------------------
 
@@ -314,5 +318,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx2 logs every model request at INFO; agents.llm logs what matters (retries).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
 }

@@ -1,0 +1,384 @@
+"""The model gateway: the only place that talks to a model.
+
+One ``openai`` client per process streams Chat Completions (CONTRACT.md
+section 5): text deltas go to ``on_text`` as they arrive, streamed tool calls
+are assembled by index, usage comes from the model's own usage chunk. SDK
+errors become ``LLMError`` with a stable ``code``. Retries are ours, not the
+SDK's (``max_retries=0``), so the engine hears about each one through
+``on_retry`` and nothing is retried once the user has seen output.
+"""
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx2
+import openai
+from django.conf import settings
+
+from .exceptions import LLMError, RunCancelled
+
+logger = logging.getLogger(__name__)
+
+# Backoff of our own retries: base * 2**(attempt-1), at most RETRY_MAX_DELAY,
+# less a random 0-25% so parallel executors do not retry in lockstep. Module
+# level so tests can make it tiny.
+RETRY_BASE_DELAY = 0.5
+RETRY_MAX_DELAY = 8.0
+# A server's Retry-After is honoured up to this many seconds: a run that waits
+# minutes for a rate limit is worse than a run that fails and says why.
+RETRY_AFTER_CAP = 5.0
+# How often a retry's sleep looks at the cancel flag.
+CANCEL_POLL_INTERVAL = 0.2
+
+OFFLINE_BASE_URL = "http://offline.invalid/v1"
+# Local OpenAI-compatible servers need no key, but the SDK refuses to start without one.
+PLACEHOLDER_API_KEY = "not-needed"
+
+ERROR_CODES = frozenset(
+    {"rate_limited", "server_error", "timeout", "bad_request", "auth_error", "connection_error", "stream_broken"}
+)
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model sent it
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass
+class LLMResult:
+    content: str
+    tool_calls: list[ToolCall]
+    usage: Usage
+    finish_reason: str | None
+    latency_ms: int
+    model: str
+
+
+# --- The client ----------------------------------------------------------------
+
+_client_lock = threading.Lock()
+_client: openai.OpenAI | None = None
+_client_key: tuple | None = None
+
+
+def _settings_key() -> tuple:
+    return (
+        settings.LLM_PROVIDER,
+        settings.OPENAI_BASE_URL,
+        settings.OPENAI_API_KEY,
+        float(settings.LLM_TIMEOUT),
+    )
+
+
+def _build_client(provider: str, base_url: str | None, api_key: str | None, timeout: float) -> openai.OpenAI:
+    # connect/read/write/pool each get LLM_TIMEOUT: a read that waits longer
+    # than that for the next byte is a stalled stream.
+    http_timeout = httpx2.Timeout(timeout)
+    if provider == "offline":
+        from .offline import OfflineTransport
+
+        return openai.OpenAI(
+            api_key="offline",
+            base_url=OFFLINE_BASE_URL,
+            max_retries=0,
+            timeout=http_timeout,
+            http_client=httpx2.Client(transport=OfflineTransport(), timeout=http_timeout),
+        )
+    if not api_key:
+        if not base_url:
+            raise LLMError(
+                "OPENAI_API_KEY is not set (LLM_PROVIDER=openai needs it unless OPENAI_BASE_URL names a local server).",
+                code="auth_error",
+            )
+        api_key = PLACEHOLDER_API_KEY
+    return openai.OpenAI(
+        api_key=api_key,
+        base_url=base_url,  # None: the SDK's default endpoint
+        max_retries=0,
+        timeout=http_timeout,
+        http_client=openai.DefaultHttpx2Client(timeout=http_timeout),
+    )
+
+
+def get_client() -> openai.OpenAI:
+    """Return the process's client, building it again only when its settings changed."""
+    global _client, _client_key
+    key = _settings_key()
+    with _client_lock:
+        if _client is None or _client_key != key:
+            previous = _client
+            _client = _build_client(*key)
+            _client_key = key
+            if previous is not None:
+                previous.close()
+        return _client
+
+
+def reset_client() -> None:
+    """Close and forget the cached client (tests that point settings elsewhere)."""
+    global _client, _client_key
+    with _client_lock:
+        previous, _client, _client_key = _client, None, None
+    if previous is not None:
+        previous.close()
+
+
+# --- Errors ----------------------------------------------------------------------
+
+
+def _server_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return str(exc)
+
+
+def _map_status_error(exc: openai.APIStatusError) -> LLMError:
+    status = exc.status_code
+    message = f"The model server answered {status}: {_server_message(exc)}"
+    if status == 429:
+        return LLMError(message, code="rate_limited", retryable=True, status_code=status)
+    if status >= 500:
+        return LLMError(message, code="server_error", retryable=True, status_code=status)
+    if status in (401, 403):
+        return LLMError(message, code="auth_error", status_code=status)
+    if status == 408:
+        return LLMError(message, code="timeout", retryable=True, status_code=status)
+    if status == 409:  # the SDK itself retries lock conflicts
+        return LLMError(message, code="server_error", retryable=True, status_code=status)
+    return LLMError(message, code="bad_request", status_code=status)
+
+
+def _map_request_error(exc: openai.OpenAIError) -> LLMError:
+    """Map an error raised before the stream started."""
+    if isinstance(exc, openai.APIStatusError):
+        return _map_status_error(exc)
+    if isinstance(exc, openai.APITimeoutError):
+        return LLMError("The model did not answer within LLM_TIMEOUT.", code="timeout", retryable=True)
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc
+        return LLMError(f"Could not reach the model server: {cause}", code="connection_error", retryable=True)
+    return LLMError(f"The model call failed: {exc}", code="server_error")
+
+
+def _retry_after(error: LLMError) -> float | None:
+    """Return the server's Retry-After (seconds) behind this error, if it sent one."""
+    cause = error.__cause__
+    if not isinstance(cause, openai.APIStatusError):
+        return None
+    headers = cause.response.headers
+    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / divisor
+        except ValueError:
+            continue  # an HTTP date: rare from model servers, our backoff will do
+        if seconds >= 0:
+            return seconds
+    return None
+
+
+def retry_delay(attempt: int, error: LLMError) -> float:
+    """Return how long to wait before retry number ``attempt`` (1-based)."""
+    server_says = _retry_after(error)
+    if server_says is not None:
+        return min(server_says, RETRY_AFTER_CAP)
+    backoff = min(RETRY_BASE_DELAY * 2 ** (attempt - 1), RETRY_MAX_DELAY)
+    return backoff * (1 - 0.25 * random.random())
+
+
+# --- Streaming ---------------------------------------------------------------------
+
+
+@dataclass
+class _Attempt:
+    """What one streamed attempt has gathered so far."""
+
+    model: str
+    parts: list[str] = field(default_factory=list)
+    calls: dict[int, dict] = field(default_factory=dict)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    delivered: bool = False  # text or a tool-call delta reached the caller
+
+    def tool_calls(self) -> list[ToolCall]:
+        return [
+            ToolCall(
+                id=slot["id"] or f"call_{uuid.uuid4().hex[:24]}", name=slot["name"], arguments="".join(slot["args"])
+            )
+            for _, slot in sorted(self.calls.items())
+        ]
+
+
+def _check_cancel(should_cancel: Callable[[], bool] | None) -> None:
+    if should_cancel is not None and should_cancel():
+        raise RunCancelled()
+
+
+def _broken(attempt: _Attempt, message: str, *, code: str = "stream_broken") -> LLMError:
+    # Before any output a broken stream is as good as a failed request; after
+    # it, a retry would show the user the beginning twice.
+    return LLMError(message, code=code, retryable=not attempt.delivered)
+
+
+def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None) -> None:
+    if chunk.model:
+        attempt.model = chunk.model
+    if chunk.usage is not None:
+        prompt = chunk.usage.prompt_tokens or 0
+        completion = chunk.usage.completion_tokens or 0
+        attempt.usage = Usage(prompt, completion, chunk.usage.total_tokens or prompt + completion)
+    for choice in chunk.choices or ():
+        if choice.index != 0:  # we never ask for n > 1
+            continue
+        delta = choice.delta
+        if delta is not None:
+            text = delta.content or delta.refusal
+            if text:
+                attempt.parts.append(text)
+                attempt.delivered = True
+                if on_text is not None:
+                    on_text(text)
+            for fragment in delta.tool_calls or ():
+                attempt.delivered = True
+                slot = attempt.calls.setdefault(fragment.index, {"id": "", "name": "", "args": []})
+                if fragment.id:
+                    slot["id"] = fragment.id
+                if fragment.function is not None:
+                    # The name arrives whole in one fragment; some servers repeat it.
+                    if fragment.function.name and not slot["name"]:
+                        slot["name"] = fragment.function.name
+                    if fragment.function.arguments:
+                        slot["args"].append(fragment.function.arguments)
+        if choice.finish_reason:
+            attempt.finish_reason = choice.finish_reason
+
+
+def _stream_once(
+    client: openai.OpenAI,
+    request: dict,
+    attempt: _Attempt,
+    on_text: Callable[[str], None] | None,
+    should_cancel: Callable[[], bool] | None,
+    timeout: float,
+) -> None:
+    deadline = time.monotonic() + timeout
+    try:
+        stream = client.chat.completions.create(**request)
+    except openai.OpenAIError as exc:
+        raise _map_request_error(exc) from exc
+
+    with stream:
+        chunks = iter(stream)
+        while True:
+            # Only the SDK's own reading is guarded here: errors raised by
+            # on_text belong to the caller and pass through untouched.
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                break
+            except openai.APITimeoutError as exc:
+                raise _broken(attempt, "The model stream stalled longer than LLM_TIMEOUT.", code="timeout") from exc
+            except openai.APIConnectionError as exc:
+                cause = exc.__cause__ or exc
+                raise _broken(attempt, f"The model stream was cut: {cause}") from exc
+            except openai.APIError as exc:  # an error event inside the stream
+                raise _broken(
+                    attempt, f"The model reported an error mid-stream: {exc.message}", code="server_error"
+                ) from exc
+            except (ValueError, TypeError, AttributeError) as exc:  # malformed chunk (JSON or shape)
+                raise _broken(attempt, f"The model sent a malformed chunk: {exc}") from exc
+            _apply_chunk(attempt, chunk, on_text)
+            _check_cancel(should_cancel)
+            if time.monotonic() > deadline:
+                raise _broken(attempt, "The model call took longer than LLM_TIMEOUT.", code="timeout")
+
+    if attempt.finish_reason is None:
+        # A clean end of body without a finish_reason: the server stopped early.
+        raise _broken(attempt, "The model stream ended before the answer was finished.")
+
+
+def chat_stream(
+    *,
+    model: str,
+    messages: list[dict],
+    tools: list[dict] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    on_retry: Callable[[int, LLMError, float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+) -> LLMResult:
+    """Stream one chat completion and return what the model said.
+
+    ``on_text(delta)`` gets each piece of text as it arrives. Retryable errors
+    are retried up to LLM_MAX_RETRIES times, each announced with
+    ``on_retry(attempt, error, delay_s)`` before the wait, but never once the
+    stream has delivered text or a tool-call delta. ``should_cancel()`` is
+    asked between chunks and before each attempt; when true, ``RunCancelled``
+    is raised. Failures raise ``LLMError`` (``code`` in ``ERROR_CODES``).
+    """
+    started = time.monotonic()
+    client = get_client()
+    timeout = float(settings.LLM_TIMEOUT)
+    max_retries = settings.LLM_MAX_RETRIES
+    request: dict = {
+        "model": model,
+        "messages": messages,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if tools:
+        request["tools"] = tools
+
+    retries = 0
+    while True:
+        _check_cancel(should_cancel)
+        attempt = _Attempt(model=model)
+        try:
+            _stream_once(client, request, attempt, on_text, should_cancel, timeout)
+        except LLMError as error:
+            if not error.retryable or attempt.delivered or retries >= max_retries:
+                if attempt.delivered:
+                    error.retryable = False
+                raise
+            retries += 1
+            delay = retry_delay(retries, error)
+            logger.info("LLM call failed (%s); retry %d of %d in %.2fs", error.code, retries, max_retries, delay)
+            if on_retry is not None:
+                on_retry(retries, error, delay)
+            _sleep(delay, should_cancel)
+            continue
+        return LLMResult(
+            content="".join(attempt.parts),
+            tool_calls=attempt.tool_calls(),
+            usage=attempt.usage,
+            finish_reason=attempt.finish_reason,
+            latency_ms=int((time.monotonic() - started) * 1000),
+            model=attempt.model,
+        )
+
+
+def _sleep(seconds: float, should_cancel: Callable[[], bool] | None) -> None:
+    """Sleep, looking at the cancel flag now and then so a cancel is not held up by a backoff."""
+    end = time.monotonic() + seconds
+    while True:
+        _check_cancel(should_cancel)
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, CANCEL_POLL_INTERVAL))

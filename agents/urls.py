@@ -1,5 +1,18 @@
-"""URLs of the agent API, mounted at /api/agent/."""
+"""URLs of the agent API, mounted at /api/agent/.
+
+Run ids are ``str``, not ``uuid``: a malformed id reaches the user-scoped
+selector and answers the contract's JSON 404, not Django's HTML one.
+"""
+
+from django.urls import path
+
+from . import apis, views
 
 app_name = "agents"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("stream", views.agent_stream, name="stream"),
+    path("runs/<str:run_id>/stream", views.run_stream, name="run-stream"),
+    path("runs/<str:run_id>/cancel", apis.RunCancelApi.as_view(), name="run-cancel"),
+    path("runs/<str:run_id>", apis.RunDetailApi.as_view(), name="run-detail"),
+]

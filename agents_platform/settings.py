@@ -239,6 +239,11 @@ AGENT_MAX_ITERATIONS = env_int("AGENT_MAX_ITERATIONS", 8, minimum=1)
 AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimum=1)
 AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
 AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
+# Who executes runs: "thread" (a pool in the web process) or the dotted path of
+# a class with the agents.runner.Runner protocol (e.g. a Celery-backed one).
+AGENT_RUNNER = env_str("AGENT_RUNNER", "thread")
+if AGENT_RUNNER != "thread" and "." not in AGENT_RUNNER:
+    raise ImproperlyConfigured(f"AGENT_RUNNER must be 'thread' or a dotted class path, got {AGENT_RUNNER!r}")
 # A run whose heartbeat is older than this is taken for dead by the sweeper.
 AGENT_HEARTBEAT_TIMEOUT = env_float("AGENT_HEARTBEAT_TIMEOUT", 60.0)
 AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)

@@ -1,0 +1,114 @@
+"""What the runs API shows of a run: explicit fields only, never prompts or agent conversations."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .models import Execution, Plan, PlanStep, Run
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    llm_calls = serializers.IntegerField()
+
+
+class RunTimingsSerializer(serializers.Serializer):
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    duration_ms = serializers.IntegerField(allow_null=True, help_text="Started to finished, once both are known.")
+
+
+class RunErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class PlanStepSerializer(serializers.ModelSerializer):
+    depends_on = serializers.SerializerMethodField(help_text="Keys of the steps this one waits for.")
+
+    class Meta:
+        model = PlanStep
+        fields = ["id", "key", "title", "instructions", "depends_on", "status", "result", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    def get_depends_on(self, step: PlanStep) -> list[str]:
+        # Sorted in Python: the keys come from the prefetch, a query per step otherwise.
+        return sorted(dependency.key for dependency in step.depends_on.all())
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    steps = PlanStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Plan
+        fields = ["id", "objective", "steps"]
+        read_only_fields = fields
+
+
+class ExecutionSerializer(serializers.ModelSerializer):
+    usage = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Execution
+        fields = ["id", "step_id", "agent_id", "status", "result", "usage", "started_at", "finished_at"]
+        read_only_fields = fields
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, execution: Execution) -> dict:
+        return UsageSerializer(execution).data
+
+
+class RunDetailSerializer(serializers.ModelSerializer):
+    """A run as its owner sees it: status, route, usage, timings, plan with steps, executions."""
+
+    session_id = serializers.UUIDField(read_only=True)
+    user_message_id = serializers.UUIDField(read_only=True, help_text="The user's message this run answers.")
+    assistant_message_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The answer, once stored.")
+    usage = serializers.SerializerMethodField()
+    timings = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField(help_text="Why the run failed or was interrupted; null otherwise.")
+    plan = serializers.SerializerMethodField(help_text="Complex route only: the plan and its steps.")
+    executions = ExecutionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id",
+            "session_id",
+            "status",
+            "route",
+            "route_reason",
+            "usage",
+            "timings",
+            "error",
+            "user_message_id",
+            "assistant_message_id",
+            "last_event_seq",
+            "plan",
+            "executions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(UsageSerializer)
+    def get_usage(self, run: Run) -> dict:
+        return UsageSerializer(run).data
+
+    @extend_schema_field(RunTimingsSerializer)
+    def get_timings(self, run: Run) -> dict:
+        return RunTimingsSerializer(run).data
+
+    @extend_schema_field(RunErrorSerializer(allow_null=True))
+    def get_error(self, run: Run) -> dict | None:
+        if not run.error_code:
+            return None
+        return RunErrorSerializer({"code": run.error_code, "message": run.error_message}).data
+
+    @extend_schema_field(PlanSerializer(allow_null=True))
+    def get_plan(self, run: Run) -> dict | None:
+        try:
+            plan = run.plan
+        except Plan.DoesNotExist:
+            return None
+        return PlanSerializer(plan).data

@@ -1,0 +1,273 @@
+"""The event-stream views: ``POST /api/agent/stream`` and ``GET /api/agent/runs/<id>/stream``.
+
+Plain ``async def`` Django views (DRF views are sync), so one process holds
+thousands of streams. They never run agent code and never open a
+transaction: the checks and writes are sync services called through
+``sync_to_async`` in a shared thread pool, each call closing its database
+connection before it returns.
+
+A stream is an async generator: read the events after the last seq sent
+(in batches), send them as SSE frames, and when there are none, wait on the
+bus with a short timeout (the poll that covers a lost wake-up), sending a
+``: keep-alive`` comment at least every ``AGENT_STREAM_KEEPALIVE`` seconds.
+It ends after ``done``. While it waits it holds no thread and no database
+connection, only a future. A client that goes away cancels the generator;
+the run, which executes elsewhere, does not notice.
+
+Frames (CONTRACT.md section 4) are ``id: <seq>\\ndata: <json>\\n\\n`` where the
+JSON is the stored event, dumped on one line with non-ASCII escaped, so model
+text can never break a line, forge a frame or an id.
+"""
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from asgiref.sync import SyncToAsync, sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import RequestDataTooBig
+from django.db import connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.authentication import CSRFCheck, TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
+
+from agents_platform.errors import DomainError, InvalidInput, NotAuthenticated, error_response
+
+from . import bus, events, runner, selectors
+from .models import Run, RunEvent
+
+logger = logging.getLogger(__name__)
+
+# Longest a stream waits on the bus before it reads the database again anyway.
+STREAM_POLL_SECONDS = 2.0
+# Events read and sent per database query (replays of long runs come in batches).
+EVENT_BATCH = 500
+KEEPALIVE_FRAME = b": keep-alive\n\n"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+LAST_EVENT_ID = re.compile(r"\d{1,10}")
+
+
+class CsrfFailed(DomainError):
+    code = "permission_denied"
+    status = 403
+    message = "CSRF Failed."
+
+
+class MethodNotAllowed(DomainError):
+    code = "method_not_allowed"
+    status = 405
+    message = "Method not allowed."
+
+
+def _closing(func: Callable[..., Any]) -> Callable[..., Any]:
+    def call(**kwargs: Any) -> Any:
+        try:
+            return func(**kwargs)
+        finally:
+            connections.close_all()
+
+    return call
+
+
+async def _in_thread(func: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a sync service in the shared pool and give its database connection back before returning."""
+    return await sync_to_async(_closing(func), thread_sensitive=False)(**kwargs)
+
+
+# --- Authentication ----------------------------------------------------------
+
+
+def _token_user(*, key: str) -> AbstractBaseUser:
+    try:
+        user, _ = TokenAuthentication().authenticate_credentials(key)
+    except AuthenticationFailed as exc:
+        raise NotAuthenticated(str(exc.detail), headers={"WWW-Authenticate": "Token"}) from None
+    return user
+
+
+def _csrf_failure(request: HttpRequest) -> str | None:
+    """Return why the request fails Django's CSRF check, or None (DRF's SessionAuthentication does the same)."""
+    check = CSRFCheck(lambda req: HttpResponse())
+    check.process_request(request)
+    return check.process_view(request, None, (), {})
+
+
+async def _authenticate(request: HttpRequest) -> AbstractBaseUser:
+    """Return the user of a token (``Authorization: Token <key>``) or of the session cookie.
+
+    Token first, like the DRF views. Cookie requests with an unsafe method must
+    pass the CSRF check; token requests need none (no ambient credential).
+    """
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "token":
+        if not key.strip():
+            raise NotAuthenticated("Invalid token header.", headers={"WWW-Authenticate": "Token"})
+        return await _in_thread(_token_user, key=key.strip())
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise NotAuthenticated(headers={"WWW-Authenticate": "Token"})
+    if request.method not in SAFE_METHODS:
+        reason = _csrf_failure(request)
+        if reason:
+            raise CsrfFailed(f"CSRF Failed: {reason}")
+    return user
+
+
+# --- The stream --------------------------------------------------------------
+
+
+def _frame(seq: int, data: dict[str, Any]) -> str:
+    return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, dict]], bool]:
+    """Return the next batch of the run's events after ``after_seq``, and whether the run is gone."""
+    batch = selectors.run_events_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
+    gone = not batch and not Run.objects.filter(pk=run_id).exists()
+    return [(event.seq, event.type, event.data) for event in batch], gone
+
+
+async def _release_request_thread() -> None:
+    """Give back the thread and the connection Django keeps for this request while it streams.
+
+    Django runs each ASGI request in a thread-sensitive context: the first
+    sync middleware call creates a one-thread executor that lives until the
+    response ends, with the connection the session lookup opened in it. For
+    a stream that could last minutes, that is one parked thread and maybe one
+    connection per listener. Once the middleware is done (the generator's
+    first step), close that connection on its thread and let the thread go;
+    Django's closing calls at the end get a fresh executor for a moment.
+    """
+    await sync_to_async(connections.close_all)()
+    context = SyncToAsync.thread_sensitive_context.get(None)
+    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
+    if context is not None and executors is not None:
+        executor = executors.pop(context, None)
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+
+async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> AsyncIterator[bytes]:
+    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``."""
+    loop = asyncio.get_running_loop()
+    keepalive = settings.AGENT_STREAM_KEEPALIVE
+    poll = min(STREAM_POLL_SECONDS, keepalive)
+    last_write = loop.time()
+    try:
+        await _release_request_thread()
+        while not finished:
+            batch, gone = await _in_thread(_read_events, run_id=run_id, after_seq=after_seq)
+            if batch:
+                frames = []
+                for seq, event_type, data in batch:
+                    frames.append(_frame(seq, data))
+                    after_seq = seq
+                    if event_type == events.DONE:
+                        finished = True
+                        break
+                yield "".join(frames).encode()
+                last_write = loop.time()
+                if finished or len(batch) == EVENT_BATCH:
+                    continue  # done, or more stored events to replay before waiting
+            elif gone:
+                return  # the run was deleted (its session was): nothing more will come
+            idle = loop.time() - last_write
+            if idle >= keepalive:
+                yield KEEPALIVE_FRAME
+                last_write, idle = loop.time(), 0.0
+            await bus.wait(run_id, after_seq, timeout=min(poll, keepalive - idle))
+    except asyncio.CancelledError:
+        logger.debug("Stream of run %s: client went away after seq %s", run_id, after_seq)
+        raise
+
+
+def _stream_response(*, run_id: str, after_seq: int, finished: bool = False) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        _event_stream(run_id=run_id, after_seq=after_seq, finished=finished), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
+
+
+# --- Views -------------------------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body)
+    except RequestDataTooBig:
+        raise InvalidInput("The body is too large.", code="body_too_large") from None
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+        raise InvalidInput("The body must be valid JSON.", code="invalid_json") from None
+
+
+def _method_check(request: HttpRequest, allowed: str) -> None:
+    if request.method != allowed:
+        raise MethodNotAllowed(f"Method {request.method} not allowed.", headers={"Allow": allowed})
+
+
+@csrf_exempt  # CSRF is checked in _authenticate, for cookie requests only (as DRF does)
+async def agent_stream(request: HttpRequest) -> HttpResponse:
+    """Send a message, start a run and stream its events from the first one."""
+    runner.start_maintenance()
+    try:
+        _method_check(request, "POST")
+        user = await _authenticate(request)
+        payload = _json_body(request)
+        run, _ = await _in_thread(
+            runner.run_accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
+        )
+    except DomainError as error:
+        return error_response(error)
+    return _stream_response(run_id=str(run.pk), after_seq=0)
+
+
+def _last_event_id(request: HttpRequest) -> int:
+    """Return the seq the client already has: the Last-Event-ID header, else ``?last_event_id=``, else 0."""
+    for name, value in (
+        ("Last-Event-ID", request.headers.get("Last-Event-ID")),
+        ("last_event_id", request.GET.get("last_event_id")),
+    ):
+        if value is None:
+            continue
+        if not LAST_EVENT_ID.fullmatch(value.strip()):
+            raise InvalidInput(
+                f"{name} must be a non-negative integer.",
+                code="invalid_last_event_id",
+                fields={name: ["Must be a non-negative integer."]},
+            )
+        return int(value)
+    return 0
+
+
+def _join(*, user: AbstractBaseUser, run_id: str, after_seq: int) -> tuple[str, bool]:
+    """Return the user's run id and whether the client already has its ``done``."""
+    run = selectors.run_get(user=user, run_id=run_id)
+    if after_seq > run.last_event_seq:
+        raise InvalidInput(
+            f"Last-Event-ID {after_seq} is beyond the run's last event ({run.last_event_seq}).",
+            code="invalid_last_event_id",
+            fields={"Last-Event-ID": ["Beyond the run's last event."]},
+        )
+    finished = after_seq > 0 and RunEvent.objects.filter(run=run, seq=after_seq, type=events.DONE).exists()
+    return str(run.pk), finished
+
+
+@csrf_exempt  # a GET; nothing to protect, and token clients carry no CSRF token
+async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
+    """Join a run's stream: replay what the client missed, then tail it live until ``done``."""
+    runner.start_maintenance()
+    try:
+        _method_check(request, "GET")
+        user = await _authenticate(request)
+        after_seq = _last_event_id(request)
+        run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq)
+    except DomainError as error:
+        return error_response(error)
+    return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished)

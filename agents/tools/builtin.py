@@ -39,6 +39,8 @@ def get_current_time(ctx: ToolContext, timezone: str | None = None) -> dict:
     now = django_timezone.now().astimezone(zone)
     return {
         "iso": now.isoformat(timespec="seconds"),
+        "date": now.date().isoformat(),
+        "time": now.strftime("%H:%M:%S"),
         "timezone": name,
         "utc_offset": _utc_offset(now),
         "weekday": now.strftime("%A"),

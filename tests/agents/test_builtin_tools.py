@@ -76,6 +76,8 @@ def test_current_time_defaults_to_utc(alice_executor_ctx):
     assert before <= moment <= after
     assert (outcome.result["timezone"], outcome.result["utc_offset"]) == ("UTC", "+00:00")
     assert outcome.result["weekday"] == moment.strftime("%A")
+    assert outcome.result["date"] == moment.date().isoformat()
+    assert outcome.result["time"] == moment.strftime("%H:%M:%S")
     assert abs(outcome.result["unix_time"] - moment.timestamp()) < 1
 
 

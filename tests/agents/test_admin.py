@@ -46,7 +46,12 @@ def build_run(user, message: str = "compare the two reports", *, title: str = "S
     session = ChatSession.objects.create(user=user, title=f"chat about {message}")
     question = Message.objects.create(session=session, role="user", content=message)
     answer = Message.objects.create(
-        session=session, role="assistant", content="Both reports agree.", prompt_tokens=300, completion_tokens=60
+        session=session,
+        role="assistant",
+        content="Both reports agree.",
+        prompt_tokens=300,
+        completion_tokens=60,
+        total_tokens=360,
     )
     run = Run.objects.create(
         session=session,

@@ -54,7 +54,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
     parameters=[
         OpenApiParameter("session_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The session's id.")
     ],
-    responses={200: RunSummarySerializer(many=True), **error_responses(401, 403, 404)},
+    responses={200: RunSummarySerializer(many=True), **error_responses(401, 404)},
 )
 class SessionRunListApi(generics.ListAPIView):
     """List a session's runs, newest first."""

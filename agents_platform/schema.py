@@ -34,7 +34,7 @@ class ErrorSerializer(serializers.Serializer):
 ERROR_DESCRIPTIONS = {
     400: "Invalid request: `error.code` names the problem, `error.fields` the fields.",
     401: "Not authenticated.",
-    403: "Not authenticated with a session cookie, or the CSRF token is missing.",
+    403: "CSRF check failed: a cookie-authenticated unsafe request without a valid `X-CSRFToken`.",
     404: "Not found: unknown, malformed, or another user's id (never 403).",
     409: "The session already has an active run; `error.run_id` is it.",
     422: "The Idempotency-Key was already used with another body.",

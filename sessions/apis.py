@@ -29,7 +29,7 @@ def _session_with_usage(*, user, session_id) -> ChatSession:
     return selectors.session_list(user=user).get(pk=session.pk)
 
 
-@extend_schema(tags=["sessions"], responses={200: SessionSerializer(many=True), **error_responses(401, 403)})
+@extend_schema(tags=["sessions"], responses={200: SessionSerializer(many=True), **error_responses(401)})
 class SessionListApi(generics.ListAPIView):
     """List your chat sessions, newest activity first."""
 
@@ -43,7 +43,7 @@ class SessionListApi(generics.ListAPIView):
 class SessionDetailApi(APIView):
     """Read, rename or delete one of your chat sessions."""
 
-    @extend_schema(responses={200: SessionSerializer, **error_responses(401, 403, 404)})
+    @extend_schema(responses={200: SessionSerializer, **error_responses(401, 404)})
     def get(self, request, session_id: str):
         session = _session_with_usage(user=request.user, session_id=session_id)
         return Response(SessionSerializer(session).data)
@@ -75,7 +75,7 @@ class SessionDetailApi(APIView):
 @extend_schema(
     tags=["sessions"],
     parameters=[SESSION_ID],
-    responses={200: MessageSerializer(many=True), **error_responses(401, 403, 404)},
+    responses={200: MessageSerializer(many=True), **error_responses(401, 404)},
 )
 class SessionMessageListApi(generics.ListAPIView):
     """List a session's messages, oldest first."""

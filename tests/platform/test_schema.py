@@ -1,0 +1,164 @@
+"""The OpenAPI schema (drf-spectacular + agents_platform/schema.py) and the docs page."""
+
+import json
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.core.management import call_command
+from django.urls import resolve
+
+from agents_platform.schema import EVENT_TYPES
+
+pytestmark = pytest.mark.django_db
+
+# Every endpoint of CONTRACT.md section 3 that the schema must describe, with its methods.
+CONTRACT_OPERATIONS = {
+    "/api/agent/stream": {"post"},
+    "/api/agent/runs/{run_id}/stream": {"get"},
+    "/api/agent/runs/{run_id}/cancel": {"post"},
+    "/api/agent/runs/{run_id}": {"get"},
+    "/api/sessions/": {"get"},
+    "/api/sessions/{session_id}/": {"get", "patch", "delete"},
+    "/api/sessions/{session_id}/messages/": {"get"},
+    "/api/sessions/{session_id}/runs/": {"get"},
+}
+CONTRACT_EVENT_TYPES = {
+    "session",
+    "analysis",
+    "plan_created",
+    "step_start",
+    "executor_spawned",
+    "text",
+    "tool_call",
+    "tool_result",
+    "executor_result",
+    "step_complete",
+    "error",
+    "done",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    with django_db_blocker.unblock():
+        from drf_spectacular.generators import SchemaGenerator
+
+        return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _find_path(schema: dict, path: str) -> dict:
+    """Return the path item, whichever trailing-slash style the URLconf uses."""
+    paths = schema["paths"]
+    for candidate in (path, path.rstrip("/"), path.rstrip("/") + "/"):
+        if candidate in paths:
+            return paths[candidate]
+    raise AssertionError(f"{path} is not in the schema; it has {sorted(paths)}")
+
+
+def test_spectacular_validates_without_warnings(tmp_path):
+    out = tmp_path / "schema.json"
+    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
+    assert json.loads(out.read_text())["openapi"].startswith("3.")
+
+
+def test_every_contract_endpoint_is_described(schema):
+    for path, methods in CONTRACT_OPERATIONS.items():
+        item = _find_path(schema, path)
+        assert methods <= set(item), f"{path}: {sorted(item)}"
+
+
+def test_described_stream_paths_are_real_routes():
+    """The hand-written paths must match the URLconf, or the docs describe URLs that 404."""
+    run_id = "7d5f1f1e-8c1a-4a55-9c4e-2f5c1d9b7a10"
+    assert resolve("/api/agent/stream")
+    assert resolve(f"/api/agent/runs/{run_id}/stream")
+
+
+def test_every_reference_resolves(schema):
+    text = json.dumps(schema)
+    schemas = schema["components"]["schemas"]
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', text))
+    assert refs, "expected references"
+    assert refs <= set(schemas), sorted(refs - set(schemas))
+
+
+def test_stream_endpoint_describes_body_sse_and_errors(schema):
+    operation = schema["paths"]["/api/agent/stream"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    request = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
+    assert request["required"] == ["message"]
+    assert set(request["properties"]) == {"message", "session_id", "context_type", "entity_id"}
+    ok = operation["responses"]["200"]
+    assert set(ok["content"]) == {"text/event-stream"}
+    assert ok["content"]["text/event-stream"]["schema"]["$ref"].endswith("/RunEvent")
+    assert {"400", "401", "403", "404", "409", "422", "429"} <= set(operation["responses"])
+    assert "Retry-After" in operation["responses"]["429"]["headers"]
+    assert operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
+    assert any(parameter["name"] == "Idempotency-Key" for parameter in operation["parameters"])
+
+    join = schema["paths"]["/api/agent/runs/{run_id}/stream"]["get"]
+    names = {parameter["name"] for parameter in join["parameters"]}
+    assert {"run_id", "Last-Event-ID", "last_event_id"} <= names
+    assert "text/event-stream" in join["responses"]["200"]["content"]
+
+
+def test_every_contract_event_type_is_a_component(schema):
+    schemas = schema["components"]["schemas"]
+    run_event = schemas["RunEvent"]
+    assert set(run_event["discriminator"]["mapping"]) >= CONTRACT_EVENT_TYPES
+    assert set(EVENT_TYPES) >= CONTRACT_EVENT_TYPES
+    base = schemas["RunEventBase"]
+    assert set(base["required"]) == {"type", "run_id", "session_id", "seq", "ts"}
+    done = schemas["DoneEvent"]["allOf"][1]
+    assert done["properties"]["type"]["enum"] == ["done"]
+    assert set(done["properties"]["usage"]["properties"]) == {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "llm_calls",
+    }
+    plan = schemas["PlanCreatedEvent"]["allOf"][1]["properties"]["plan"]
+    assert set(plan["properties"]["steps"]["items"]["properties"]) == {
+        "id",
+        "title",
+        "instructions",
+        "depends_on",
+        "status",
+    }
+
+
+def test_session_api_fields_and_errors_are_explicit(schema):
+    schemas = schema["components"]["schemas"]
+    assert set(schemas["Session"]["properties"]) == {
+        "id",
+        "title",
+        "context_type",
+        "entity_id",
+        "created_at",
+        "updated_at",
+        "message_count",
+        "total_tokens",
+    }
+    assert "user" not in schemas["Message"]["properties"]
+    detail = _find_path(schema, "/api/sessions/{session_id}/")
+    assert "404" in detail["get"]["responses"] and "400" in detail["patch"]["responses"]
+    assert set(detail["delete"]["responses"]) >= {"204", "404"}
+    listing = _find_path(schema, "/api/sessions/")["get"]
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/PaginatedSessionList"
+    )
+
+
+def test_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    assert "/api/agent/stream" in schema.json()["paths"]
+
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html
+    assert not re.search(r"""(src|href)=["']https?://""", html), "docs must not load assets from a CDN"
+    for asset in re.findall(r"""(?:src|href)=["']/static/([^"'?]+)""", html):
+        assert finders.find(asset), f"static asset {asset} is missing"

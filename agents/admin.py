@@ -2,8 +2,8 @@
 
 History (runs, agents, plans, steps, executions, LLM conversations, events) is
 read-only: it is the record of what happened, so nobody adds, edits or deletes
-it here; it goes only with its chat session or user. Everything the models
-wrote is untrusted and rendered through ``format_html``, which escapes it.
+it here; it goes only with its chat session (sessions/admin.py). Everything the
+models wrote is untrusted and rendered through ``format_html``, which escapes it.
 """
 
 import json
@@ -53,7 +53,7 @@ def event_summary(data: Any) -> str:
     return Truncator(" ".join(parts)).chars(SUMMARY_CHARS)
 
 
-def plan_steps(plan: Plan) -> list[PlanStep]:
+def load_plan_steps(plan: Plan) -> list[PlanStep]:
     """Return a plan's steps in written order with their dependencies loaded (two queries)."""
     return list(plan.steps.prefetch_related("depends_on").order_by("position"))
 
@@ -334,12 +334,12 @@ class RunAdmin(HistoryAdmin):
     @admin.display(description="Plan graph")
     def plan_graph(self, run: Run):
         plan = self._plan(run)
-        return plan_graph_html(plan_steps(plan), run_origin(run)) if plan else "—"
+        return plan_graph_html(load_plan_steps(plan), run_origin(run)) if plan else "—"
 
     @admin.display(description="Steps in order")
     def plan_steps(self, run: Run):
         plan = self._plan(run)
-        return plan_steps_html(plan_steps(plan), run_origin(run)) if plan else "—"
+        return plan_steps_html(load_plan_steps(plan), run_origin(run)) if plan else "—"
 
 
 # --- Agents and their conversations ------------------------------------------
@@ -471,7 +471,7 @@ class PlanAdmin(HistoryAdmin):
 
     @admin.display(description="Plan graph")
     def graph(self, plan: Plan):
-        return plan_graph_html(plan_steps(plan), run_origin(plan.run))
+        return plan_graph_html(load_plan_steps(plan), run_origin(plan.run))
 
 
 @admin.register(Execution)

@@ -1,0 +1,377 @@
+"""The LLM gateway, through the real openai SDK over real HTTP against the stub model."""
+
+import json
+import socket
+import time
+
+import pytest
+
+from agents import llm
+from agents.exceptions import LLMError, RunCancelled
+from tests.stub_model import Cut, Error, Hang, Raw, Text, ToolCalls
+
+TOOLS = [
+    {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object", "properties": {}}}},
+    {"type": "function", "function": {"name": "get_current_time", "parameters": {"type": "object", "properties": {}}}},
+]
+USER = [{"role": "user", "content": "Say something"}]
+
+
+def call(**kwargs):
+    """Call chat_stream with defaults; return (result, deltas, retries)."""
+    deltas, retries = [], []
+    result = llm.chat_stream(
+        model=kwargs.pop("model", "stub-model"),
+        messages=kwargs.pop("messages", USER),
+        on_text=deltas.append,
+        on_retry=lambda attempt, error, delay: retries.append((attempt, error.code, delay)),
+        **kwargs,
+    )
+    return result, deltas, retries
+
+
+def chunk(delta: dict, finish_reason=None) -> dict:
+    choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    return {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]}
+
+
+# --- Streaming ---------------------------------------------------------------------------
+
+
+def test_text_deltas_arrive_in_order_and_usage_comes_from_the_usage_chunk(stub_model):
+    stub_model.queue(Text("Hello there, general Kenobi. You are a bold one.", chunks=4, usage=(11, 7)))
+
+    result, deltas, retries = call()
+
+    assert deltas == ["Hello there, general ", "Kenobi. You ", "are a ", "bold one."]
+    assert result.content == "".join(deltas)
+    assert result.usage == llm.Usage(prompt_tokens=11, completion_tokens=7, total_tokens=18)
+    assert result.finish_reason == "stop"
+    assert result.tool_calls == []
+    assert result.model == "stub-model"
+    assert retries == []
+    [request] = stub_model.requests
+    assert request["stream"] is True
+    assert request["stream_options"] == {"include_usage": True}
+    assert request["messages"] == USER
+    assert "tools" not in request
+    assert stub_model.request_headers[0]["authorization"] == "Bearer test"
+
+
+def test_usage_is_zero_when_the_server_sends_none(stub_model):
+    stub_model.queue(Text("No usage here", usage=None))
+
+    result, _, _ = call()
+
+    assert result.content == "No usage here"
+    assert result.usage == llm.Usage(0, 0, 0)
+
+
+def test_parallel_tool_calls_with_interleaved_fragments_are_assembled(stub_model):
+    stub_model.queue(
+        ToolCalls(
+            [
+                ("calculate", {"expression": "17*23"}, "call_a"),
+                ("get_current_time", {"timezone": "Asia/Tokyo"}, "call_b"),
+            ],
+            fragments=5,
+            interleave=True,
+        )
+    )
+
+    result, deltas, _ = call(tools=TOOLS)
+
+    assert deltas == []
+    assert result.finish_reason == "tool_calls"
+    assert [(c.id, c.name) for c in result.tool_calls] == [("call_a", "calculate"), ("call_b", "get_current_time")]
+    assert json.loads(result.tool_calls[0].arguments) == {"expression": "17*23"}
+    assert json.loads(result.tool_calls[1].arguments) == {"timezone": "Asia/Tokyo"}
+    assert stub_model.requests[0]["tools"] == TOOLS
+
+
+def test_tool_arguments_are_returned_raw_even_when_not_json(stub_model):
+    stub_model.queue(ToolCalls([("calculate", '{"expression": "1+', "call_x")]))
+
+    result, _, _ = call(tools=TOOLS)
+
+    assert result.tool_calls == [llm.ToolCall(id="call_x", name="calculate", arguments='{"expression": "1+')]
+
+
+def test_latency_is_measured(stub_model):
+    stub_model.queue(Text("slow start", delay=0.15))
+
+    result, _, _ = call()
+
+    assert result.latency_ms >= 150
+
+
+# --- Retries -----------------------------------------------------------------------------
+
+
+def test_rate_limit_twice_then_success(stub_model):
+    stub_model.queue(
+        Error(429, "slow down", headers={"Retry-After": "0"}),
+        Error(429, "slow down", headers={"Retry-After": "0"}),
+        Text("Finally"),
+    )
+
+    result, _, retries = call()
+
+    assert result.content == "Finally"
+    assert retries == [(1, "rate_limited", 0.0), (2, "rate_limited", 0.0)]
+    assert len(stub_model.requests) == 3
+
+
+def test_retry_after_is_honoured_but_capped(stub_model, settings, monkeypatch):
+    settings.LLM_MAX_RETRIES = 1
+    monkeypatch.setattr(llm, "RETRY_AFTER_CAP", 0.05)
+    stub_model.queue(Error(429, headers={"Retry-After": "3600"}), Text("ok"))
+
+    started = time.monotonic()
+    result, _, retries = call()
+
+    assert result.content == "ok"
+    assert retries == [(1, "rate_limited", 0.05)]
+    assert time.monotonic() - started < 2
+
+
+def test_server_error_on_every_try_gives_up_after_max_retries(stub_model, settings):
+    settings.LLM_MAX_RETRIES = 3
+    stub_model.responder = lambda request: Error(500, "boom")
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "server_error"
+    assert caught.value.status_code == 500
+    assert "boom" in caught.value.message
+    assert len(stub_model.requests) == 4
+
+
+def test_backoff_grows_exponentially_with_jitter(stub_model, settings):
+    settings.LLM_MAX_RETRIES = 3
+    stub_model.responder = lambda request: Error(503)
+    retries = []
+
+    with pytest.raises(LLMError):
+        llm.chat_stream(model="m", messages=USER, on_retry=lambda a, e, d: retries.append((a, e.code, d)))
+
+    base = llm.RETRY_BASE_DELAY  # made tiny by the fixture
+    assert [(attempt, code) for attempt, code, _ in retries] == [
+        (1, "server_error"),
+        (2, "server_error"),
+        (3, "server_error"),
+    ]
+    for attempt, _, delay in retries:
+        full = base * 2 ** (attempt - 1)
+        assert 0.75 * full <= delay <= full
+
+
+def test_connection_refused_is_a_retried_connection_error(settings, monkeypatch):
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.LLM_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{port}/v1"
+    settings.OPENAI_API_KEY = "test"
+    settings.LLM_MAX_RETRIES = 2
+    monkeypatch.setattr(llm, "RETRY_BASE_DELAY", 0.01)
+    llm.reset_client()
+    try:
+        with pytest.raises(LLMError) as caught:
+            call()
+    finally:
+        llm.reset_client()
+    assert caught.value.code == "connection_error"
+    assert caught.value.retryable is True
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(400, "bad_request"), (422, "bad_request"), (404, "bad_request"), (401, "auth_error"), (403, "auth_error")],
+)
+def test_client_errors_are_mapped_and_not_retried(stub_model, status, code):
+    stub_model.queue(Error(status, "nope"), Text("never sent"))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == code
+    assert caught.value.retryable is False
+    assert len(stub_model.requests) == 1
+
+
+# --- Timeouts and broken streams ---------------------------------------------------------
+
+
+def test_no_answer_within_the_timeout_is_a_timeout(stub_model, settings):
+    settings.LLM_TIMEOUT = 0.3
+    settings.LLM_MAX_RETRIES = 0
+    stub_model.queue(Hang(10))
+
+    started = time.monotonic()
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "timeout"
+    assert time.monotonic() - started < 3
+
+
+def test_timeout_before_any_content_is_retried(stub_model, settings):
+    settings.LLM_TIMEOUT = 0.3
+    settings.LLM_MAX_RETRIES = 1
+    stub_model.queue(Hang(10), Text("Second time lucky"))
+
+    result, _, retries = call()
+
+    assert result.content == "Second time lucky"
+    assert [(attempt, code) for attempt, code, _ in retries] == [(1, "timeout")]
+
+
+def test_stream_stalling_after_content_is_a_timeout_and_not_retried(stub_model, settings):
+    settings.LLM_TIMEOUT = 0.3
+    stub_model.queue(Hang(10, after_chunks=2), Text("never sent"))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "timeout"
+    assert caught.value.retryable is False
+    assert len(stub_model.requests) == 1
+
+
+def test_a_slow_trickle_past_the_call_timeout_is_a_timeout(stub_model, settings):
+    # Each gap is shorter than LLM_TIMEOUT, the whole call is not.
+    settings.LLM_TIMEOUT = 0.4
+    stub_model.queue(Text("one two three four five six seven eight", chunk_delay=0.1))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "timeout"
+    assert len(stub_model.requests) == 1
+
+
+def test_stream_cut_mid_answer_is_stream_broken_and_not_retried(stub_model, settings):
+    settings.LLM_MAX_RETRIES = 2
+    stub_model.queue(Cut(after_chunks=2, content="The answer is being written and then"), Text("never sent"))
+    deltas = []
+
+    with pytest.raises(LLMError) as caught:
+        llm.chat_stream(model="m", messages=USER, on_text=deltas.append)
+
+    assert caught.value.code == "stream_broken"
+    assert caught.value.retryable is False
+    assert deltas == ["The ", "answer "]
+    assert len(stub_model.requests) == 1
+
+
+def test_malformed_chunk_before_content_is_retried(stub_model):
+    stub_model.queue(Raw([chunk({"role": "assistant", "content": ""}), "{not json"]), Text("clean"))
+
+    result, _, retries = call()
+
+    assert result.content == "clean"
+    assert [(attempt, code) for attempt, code, _ in retries] == [(1, "stream_broken")]
+
+
+def test_malformed_chunk_after_content_is_stream_broken(stub_model):
+    stub_model.queue(Raw([chunk({"content": "Half an"}), "{not json"]), Text("never sent"))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "stream_broken"
+    assert len(stub_model.requests) == 1
+
+
+def test_stream_that_ends_without_finishing_is_stream_broken(stub_model):
+    # A clean end of body, but no finish_reason and no [DONE].
+    stub_model.queue(Raw([chunk({"content": "Half an answer"})]), Text("never sent"))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "stream_broken"
+    assert len(stub_model.requests) == 1
+
+
+# --- Cancelling --------------------------------------------------------------------------
+
+
+def test_cancel_between_chunks_raises_run_cancelled(stub_model):
+    stub_model.queue(Text("one two three four five six seven eight"))
+    deltas = []
+
+    with pytest.raises(RunCancelled):
+        llm.chat_stream(model="m", messages=USER, on_text=deltas.append, should_cancel=lambda: len(deltas) >= 2)
+
+    assert deltas == ["one ", "two "]
+
+
+def test_cancel_during_a_retry_wait_stops_before_the_next_attempt(stub_model):
+    stub_model.queue(Error(500), Text("never sent"))
+    cancelled = []
+
+    with pytest.raises(RunCancelled):
+        llm.chat_stream(
+            model="m",
+            messages=USER,
+            on_retry=lambda attempt, error, delay: cancelled.append(True),
+            should_cancel=lambda: bool(cancelled),
+        )
+
+    assert len(stub_model.requests) == 1
+
+
+# --- The client --------------------------------------------------------------------------
+
+
+def test_one_client_per_process_rebuilt_only_when_settings_change(stub_model, settings):
+    stub_model.queue(Text("one"), Text("two"))
+    first = llm.get_client()
+
+    call()
+    call()
+
+    assert llm.get_client() is first
+    assert first.max_retries == 0  # our retries, not the SDK's
+    settings.LLM_TIMEOUT = 12.5
+    rebuilt = llm.get_client()
+    assert rebuilt is not first
+    assert llm.get_client() is rebuilt
+
+
+def test_base_url_without_key_sends_a_placeholder_key(stub_model, settings):
+    settings.OPENAI_API_KEY = None
+    stub_model.queue(Text("hi"))
+
+    call()
+
+    assert stub_model.request_headers[0]["authorization"] == f"Bearer {llm.PLACEHOLDER_API_KEY}"
+
+
+def test_openai_provider_without_key_or_url_names_the_variable(settings):
+    settings.LLM_PROVIDER = "openai"
+    settings.OPENAI_BASE_URL = None
+    settings.OPENAI_API_KEY = None
+    llm.reset_client()
+    try:
+        with pytest.raises(LLMError) as caught:
+            call()
+    finally:
+        llm.reset_client()
+    assert caught.value.code == "auth_error"
+    assert "OPENAI_API_KEY" in caught.value.message
+
+
+def test_offline_provider_uses_the_in_process_transport(settings):
+    settings.LLM_PROVIDER = "offline"
+    llm.reset_client()
+    try:
+        result, deltas, _ = call(messages=[{"role": "user", "content": "hello"}])
+    finally:
+        llm.reset_client()
+    assert str(llm.get_client().base_url).startswith(llm.OFFLINE_BASE_URL)
+    assert result.content.startswith("Hello!")
+    assert len(deltas) > 1

@@ -291,7 +291,8 @@ def describe_tool_result(name: str, arguments: dict, result_text: str) -> str:
     if name in ("recall", "search_history"):
         texts = [_short(_pick(item, "content", "text", "snippet"), 80) for item in _items(value)]
         if name == "recall":
-            return f"Here is what I remember: {'; '.join(texts)}." if texts else "I don't have any saved memories yet."
+            quoted = "; ".join(f"“{text}”" for text in texts)
+            return f"Here is what I remember: {quoted}." if texts else "I don't have any saved memories yet."
         query = arguments.get("query", "that")
         if not texts:
             return f"I found no earlier messages mentioning “{query}”."

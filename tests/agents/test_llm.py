@@ -2,13 +2,29 @@
 
 import json
 import socket
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+import httpx2
 import pytest
 
 from agents import llm
 from agents.exceptions import LLMError, RunCancelled
-from tests.stub_model import Cut, Error, Hang, Raw, Text, ToolCalls
+from tests.stub_model import (
+    Cut,
+    Error,
+    Hang,
+    Raw,
+    StubModel,
+    Text,
+    ToolCalls,
+    is_executor,
+    is_routing,
+    is_synthesis,
+    last_user_text,
+    plan,
+)
 
 TOOLS = [
     {"type": "function", "function": {"name": "calculate", "parameters": {"type": "object", "properties": {}}}},
@@ -375,3 +391,63 @@ def test_offline_provider_uses_the_in_process_transport(settings):
     assert str(llm.get_client().base_url).startswith(llm.OFFLINE_BASE_URL)
     assert result.content.startswith("Hello!")
     assert len(deltas) > 1
+
+
+# --- The stub itself -----------------------------------------------------------------------
+
+
+def test_stub_answers_parallel_calls_through_a_responder(stub_model):
+    arrived = threading.Barrier(4, timeout=5)  # breaks (and fails the test) unless all four are served at once
+
+    def reply(request):
+        arrived.wait()
+        if is_routing(request):
+            return plan(
+                "Compare", [("x", "Research X"), ("y", "Research Y", "Look at Y."), ("r", "Recommend", ["x", "y"])]
+            )
+        if is_executor(request):
+            return Text(f"Findings: {last_user_text(request)}")
+        assert is_synthesis(request)
+        return "The final answer"
+
+    stub_model.responder = reply
+    calls = [
+        {
+            "messages": [{"role": "user", "content": "Compare X and Y"}],
+            "tools": [*TOOLS, {**TOOLS[0], "function": {"name": "create_plan"}}],
+        },
+        {"messages": [{"role": "user", "content": "step x"}], "tools": TOOLS},
+        {"messages": [{"role": "user", "content": "step y"}], "tools": TOOLS},
+        {"messages": [{"role": "user", "content": "results"}]},
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda kwargs: llm.chat_stream(model="m", **kwargs), calls))
+
+    created = json.loads(results[0].tool_calls[0].arguments)
+    assert created["steps"] == [
+        {"id": "x", "title": "Research X", "instructions": "Do this: Research X.", "depends_on": []},
+        {"id": "y", "title": "Research Y", "instructions": "Look at Y.", "depends_on": []},
+        {"id": "r", "title": "Recommend", "instructions": "Do this: Recommend.", "depends_on": ["x", "y"]},
+    ]
+    assert [r.content for r in results[1:]] == ["Findings: step x", "Findings: step y", "The final answer"]
+    assert len(stub_model.wait_for_requests(4)) == 4
+
+
+def test_stub_reports_a_responder_that_raised():
+    stub = StubModel().start()
+    stub.responder = lambda request: 1 / 0
+    try:
+        response = httpx2.post(f"{stub.base_url}/chat/completions", json={"model": "m", "messages": []})
+    finally:
+        stub.stop()
+    assert response.status_code == 400
+    assert "ZeroDivisionError" in response.json()["error"]["message"]
+    assert isinstance(stub.errors[0], ZeroDivisionError)
+
+
+def test_stub_without_a_script_answers_400_not_a_retryable_error(stub_model):
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "bad_request"
+    assert "no reply scripted" in caught.value.message

@@ -1,0 +1,437 @@
+"""The offline model, driven through agents.llm and the real openai client like a real model."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from agents import llm
+from agents.offline import OfflineTransport, count_prompt_tokens, count_tokens
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tool(name: str) -> dict:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object", "properties": {}}}}
+
+
+PLANNER_TOOLS = [
+    tool(n)
+    for n in (
+        "get_current_time",
+        "calculate",
+        "search_history",
+        "recall",
+        "remember",
+        "forget",
+        "rename_session",
+        "create_plan",
+    )
+]
+EXECUTOR_TOOLS = [tool(n) for n in ("get_current_time", "calculate", "search_history", "recall")]
+
+
+@pytest.fixture(autouse=True)
+def offline(settings):
+    settings.LLM_PROVIDER = "offline"
+    settings.OFFLINE_MODEL_DELAY = 0
+    llm.reset_client()
+    yield
+    llm.reset_client()
+
+
+def ask(messages, tools=None):
+    """Return (result, deltas) of one offline call."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    deltas = []
+    result = llm.chat_stream(model="offline-model", messages=messages, tools=tools, on_text=deltas.append)
+    return result, deltas
+
+
+def only_call(result) -> tuple[str, dict]:
+    [call] = result.tool_calls
+    return call.name, json.loads(call.arguments)
+
+
+def assistant_calls(result) -> dict:
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+        for c in result.tool_calls
+    ]
+    return {"role": "assistant", "content": None, "tool_calls": calls}
+
+
+def check_plan(plan: dict, max_steps: int = 8) -> dict:
+    """Assert the plan meets CONTRACT.md section 5; return its steps by id."""
+    steps = {step["id"]: step for step in plan["steps"]}
+    assert plan["objective"]
+    assert 1 <= len(plan["steps"]) <= max_steps
+    assert len(steps) == len(plan["steps"])
+    for step in plan["steps"]:
+        assert step["title"] and step["instructions"]
+        assert set(step["depends_on"]) <= set(steps) - {step["id"]}
+    return steps
+
+
+# --- Routing -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", ["hello!", "Good morning", "thanks a lot", "tell me a joke about cats"])
+def test_plain_messages_get_a_short_text_answer(message):
+    result, deltas = ask(message, PLANNER_TOOLS)
+
+    assert result.tool_calls == []
+    assert result.finish_reason == "stop"
+    assert 0 < len(result.content) < 400
+    assert len(deltas) > 1  # streamed in several chunks
+    assert "".join(deltas) == result.content
+
+
+@pytest.mark.parametrize(
+    ("message", "name", "arguments"),
+    [
+        ("what is 17*23", "calculate", {"expression": "17*23"}),
+        ("Calculate (2+3) * 4 please", "calculate", {"expression": "(2+3) * 4"}),
+        ("what's 12 times 7?", "calculate", {"expression": "12*7"}),
+        ("what time is it in Tokyo", "get_current_time", {"timezone": "Asia/Tokyo"}),
+        ("What's the time in New York right now?", "get_current_time", {"timezone": "America/New_York"}),
+        ("what time is it?", "get_current_time", {}),
+        ("remember that my sister's birthday is May 3rd", "remember", {"content": "my sister's birthday is May 3rd"}),
+        ("what do you remember", "recall", {}),
+        ("what do you remember about my sister?", "recall", {"query": "my sister"}),
+        ("rename this chat to Trip to Kyoto", "rename_session", {"title": "Trip to Kyoto"}),
+        ("Search my history for 'sourdough'", "search_history", {"query": "sourdough"}),
+    ],
+)
+def test_tool_requests_become_tool_calls(message, name, arguments):
+    result, deltas = ask(message, PLANNER_TOOLS)
+
+    assert result.finish_reason == "tool_calls"
+    assert deltas == []
+    assert only_call(result) == (name, arguments)
+
+
+def test_several_places_are_parallel_time_calls():
+    result, _ = ask("What time is it in London and Sydney?", PLANNER_TOOLS)
+
+    assert [(c.name, json.loads(c.arguments)) for c in result.tool_calls] == [
+        ("get_current_time", {"timezone": "Europe/London"}),
+        ("get_current_time", {"timezone": "Australia/Sydney"}),
+    ]
+    assert len({c.id for c in result.tool_calls}) == 2
+
+
+def test_only_offered_tools_are_called():
+    offered = [tool("get_current_time"), tool("create_plan")]
+
+    result, _ = ask("what is 17*23", offered)
+
+    assert result.tool_calls == []
+    assert result.content
+
+
+def test_a_comparison_becomes_a_plan_with_parallel_research_and_a_joining_step():
+    result, _ = ask("Compare Python and Go for backend services", PLANNER_TOOLS)
+
+    name, plan = only_call(result)
+    assert name == "create_plan"
+    steps = check_plan(plan)
+    assert list(steps) == ["x", "y", "recommend"]
+    assert steps["x"]["title"] == "Research Python" and steps["x"]["depends_on"] == []
+    assert steps["y"]["title"] == "Research Go" and steps["y"]["depends_on"] == []
+    assert steps["recommend"]["depends_on"] == ["x", "y"]
+    assert "backend services" in steps["x"]["instructions"]
+
+
+@pytest.mark.parametrize(
+    ("message", "ids"),
+    [
+        ("Rust vs Zig?", ["x", "y", "recommend"]),
+        ("Which is better, tea or coffee?", ["x", "y", "recommend"]),
+        ("compare PostgreSQL, MySQL and SQLite in terms of speed and tooling", ["x", "y", "z", "recommend"]),
+        ("What are the pros and cons of remote work?", ["pros", "cons", "verdict"]),
+        (
+            "1. Summarise the French revolution\n2. List its causes\n3. Name three key figures",
+            ["part1", "part2", "part3"],
+        ),
+        (
+            "What is a monad? How does it relate to functors? Why do Haskell people like it?",
+            ["part1", "part2", "part3"],
+        ),
+    ],
+)
+def test_complex_requests_become_valid_plans(message, ids):
+    result, _ = ask(message, PLANNER_TOOLS)
+
+    name, plan = only_call(result)
+    assert name == "create_plan"
+    steps = check_plan(plan)
+    assert list(steps) == ids
+
+
+def test_plans_respect_the_step_limit(settings):
+    settings.AGENT_MAX_PLAN_STEPS = 3
+
+    result, _ = ask("compare A1, B2, C3, D4 and E5", PLANNER_TOOLS)
+
+    _, plan = only_call(result)
+    steps = check_plan(plan, max_steps=3)
+    assert list(steps) == ["x", "y", "recommend"]
+
+
+def test_create_plan_arguments_stream_in_several_fragments():
+    body = {
+        "model": "m",
+        "stream": True,
+        "messages": [{"role": "user", "content": "compare cats and dogs"}],
+        "tools": PLANNER_TOOLS,
+    }
+    with httpx2.Client(transport=OfflineTransport()) as client:
+        response = client.post("http://offline.invalid/v1/chat/completions", json=body)
+
+    frames = [line[6:] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert frames[-1] == "[DONE]"
+    chunks = [json.loads(frame) for frame in frames[:-1]]
+    fragments = [
+        call["function"]["arguments"]
+        for chunk in chunks
+        for call in chunk["choices"][0]["delta"].get("tool_calls") or ()
+        if call["function"].get("arguments")
+    ]
+    assert len(fragments) >= 3
+    assert json.loads("".join(fragments))["steps"]
+    assert all(chunk["object"] == "chat.completion.chunk" for chunk in chunks)
+    assert "usage" not in chunks[-1]  # only sent when stream_options.include_usage asks for it
+
+
+# --- The tool loop -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("message", "tool_result", "expected"),
+    [
+        ("what is 17*23", {"ok": True, "result": 391}, "17*23 = 391"),
+        (
+            "what time is it in Tokyo",
+            {"ok": True, "result": {"timezone": "Asia/Tokyo", "time": "2025-01-01T09:00:00+09:00"}},
+            "The current time in Asia/Tokyo is 2025-01-01T09:00:00+09:00",
+        ),
+        ("remember that I like tea", {"ok": True, "result": {"id": 4}}, "Saved to memory: “I like tea”"),
+        ("what do you remember", {"ok": True, "result": [{"content": "likes tea"}]}, "“likes tea”"),
+        ("search my history for tea", {"ok": True, "result": []}, "no earlier messages mentioning “tea”"),
+        ("what is 1/0", {"ok": False, "error": {"code": "tool_failed", "message": "division by zero"}}, "zero"),
+    ],
+)
+def test_after_tool_results_the_planner_answers_from_them(message, tool_result, expected):
+    first, _ = ask(message, PLANNER_TOOLS)
+    messages = [
+        {"role": "user", "content": message},
+        assistant_calls(first),
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": json.dumps(tool_result)},
+    ]
+
+    result, deltas = ask(messages, PLANNER_TOOLS)
+
+    assert result.tool_calls == []
+    assert expected in result.content
+    assert "".join(deltas) == result.content
+
+
+def test_a_rejected_plan_is_corrected_once_then_answered_in_text():
+    user = {"role": "user", "content": "Compare Python and Go"}
+    rejected = json.dumps({"ok": False, "error": {"code": "invalid_plan", "message": "cycle between x and y"}})
+    first, _ = ask([user], PLANNER_TOOLS)
+    messages = [
+        user,
+        assistant_calls(first),
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": rejected},
+    ]
+
+    second, _ = ask(messages, PLANNER_TOOLS)
+
+    name, plan = only_call(second)
+    assert name == "create_plan"
+    assert list(check_plan(plan)) == ["answer"]
+    messages += [
+        assistant_calls(second),
+        {"role": "tool", "tool_call_id": second.tool_calls[0].id, "content": rejected},
+    ]
+
+    third, _ = ask(messages, PLANNER_TOOLS)
+
+    assert third.tool_calls == []
+    assert "cycle between x and y" in third.content
+
+
+# --- Executors and synthesis ---------------------------------------------------------------
+
+SYSTEM = {"role": "system", "content": "You are an executor agent."}
+
+
+def execute(task: str):
+    return ask([SYSTEM, {"role": "user", "content": task}], EXECUTOR_TOOLS)
+
+
+def test_executor_writes_a_step_specific_paragraph():
+    result, _ = execute(
+        "Step x: Research Python\nInstructions: Assess Python on speed, tooling and hiring. Note strengths."
+    )
+
+    assert result.tool_calls == []
+    assert result.content.startswith("Python: speed is ")
+    assert "tooling" in result.content and "hiring" in result.content
+    assert "Overall score for Python: " in result.content
+
+
+def test_executor_recommends_from_its_dependencies_results():
+    python, _ = execute("Title: Research Python\nInstructions: Assess Python on speed and tooling.")
+    go, _ = execute("Title: Research Go\nInstructions: Assess Go on speed and tooling.")
+    task = (
+        "Title: Recommend between Python and Go\nInstructions: Weigh the findings and recommend one.\n\n"
+        f"Results of the steps this depends on:\n- x: {python.content}\n- y: {go.content}"
+    )
+
+    result, _ = execute(task)
+
+    assert result.content.startswith("Recommendation: ")
+    winner = result.content.removeprefix("Recommendation: ").split(maxsplit=1)[0].rstrip(".,")
+    assert winner in ("Python", "Go")
+
+
+def test_executor_uses_calculate_for_arithmetic_then_reports_it():
+    task = "Task: Yearly cost\nInstructions: Work out 12*49.5 for the yearly subscription."
+    first, _ = execute(task)
+    assert only_call(first) == ("calculate", {"expression": "12*49.5"})
+    messages = [
+        SYSTEM,
+        {"role": "user", "content": task},
+        assistant_calls(first),
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": json.dumps({"ok": True, "result": 594})},
+    ]
+
+    result, _ = ask(messages, EXECUTOR_TOOLS)
+
+    assert result.tool_calls == []
+    assert result.content.startswith("Yearly cost")
+    assert "12*49.5 = 594" in result.content
+
+
+def test_synthesis_references_each_step_and_ends_with_a_recommendation():
+    python, _ = execute("Title: Research Python\nInstructions: Assess Python on speed and tooling.")
+    go, _ = execute("Title: Research Go\nInstructions: Assess Go on speed and tooling.")
+    message = (
+        "Objective: Compare Python and Go\n\nStep results:\n"
+        f"### Research Python\n{python.content}\n\n### Research Go\n{go.content}\n"
+    )
+
+    result, deltas = ask(
+        [{"role": "system", "content": "Write the final answer."}, {"role": "user", "content": message}]
+    )
+
+    lines = result.content.splitlines()
+    assert lines[0] == "Here is what I found for “Compare Python and Go”:"
+    assert lines[1].startswith("- Research Python: Python: speed is")
+    assert lines[2].startswith("- Research Go: Go: speed is")
+    assert lines[-1].startswith("Recommendation: ")
+    assert len(deltas) > 1
+
+
+def test_synthesis_says_which_steps_failed():
+    message = (
+        "Objective: Compare Python and Go\n\n"
+        "- x (Research Python) [completed]: Python: speed is good (3/5). Overall score for Python: 3/5.\n"
+        "- y (Research Go) [failed]: the model timed out\n"
+    )
+
+    result, _ = ask(message)
+
+    assert "- Research Go: this step did not complete" in result.content
+    assert result.content.splitlines()[-1].startswith("Recommendation: Python")
+
+
+# --- Determinism and tokens ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("message", ["hello", "compare Python and Go", "what time is it in Paris"])
+def test_same_request_same_answer(message):
+    first, first_deltas = ask(message, PLANNER_TOOLS)
+    second, second_deltas = ask(message, PLANNER_TOOLS)
+
+    assert (first.content, first.tool_calls, first.usage) == (second.content, second.tool_calls, second.usage)
+    assert first_deltas == second_deltas
+
+
+def test_text_usage_is_the_tokenizers_count():
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello there!"}]
+
+    result, _ = ask(messages)
+
+    assert result.usage.prompt_tokens == count_prompt_tokens(messages) == 6
+    assert result.usage.completion_tokens == count_tokens(result.content) > 0
+    assert result.usage.total_tokens == result.usage.prompt_tokens + result.usage.completion_tokens
+
+
+def test_tool_call_usage_counts_names_and_arguments():
+    result, _ = ask("compare Python and Go", PLANNER_TOOLS)
+
+    [call] = result.tool_calls
+    assert result.usage.completion_tokens == count_tokens(call.name) + count_tokens(call.arguments) > 20
+    assert result.usage.prompt_tokens == count_tokens("compare Python and Go") == 4
+
+
+def test_count_tokens_counts_words_and_punctuation():
+    assert count_tokens("Hello, world! 17*23 = 391.") == 10
+    assert count_tokens("") == 0
+
+
+# --- Wire details --------------------------------------------------------------------------
+
+
+def test_offline_model_delay_paces_the_stream(settings):
+    settings.OFFLINE_MODEL_DELAY = 0.02
+    started = time.monotonic()
+
+    _, deltas = ask("hello")
+
+    assert len(deltas) > 5
+    assert time.monotonic() - started >= 0.02 * len(deltas)
+
+
+def test_non_streamed_requests_get_a_whole_completion():
+    result = llm.get_client().chat.completions.create(
+        model="offline-model", messages=[{"role": "user", "content": "what is 2+2"}], tools=PLANNER_TOOLS
+    )
+
+    [call] = result.choices[0].message.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == ("calculate", {"expression": "2+2"})
+    assert result.usage.prompt_tokens == count_tokens("what is 2+2")
+
+
+def test_bad_requests_are_answered_like_a_server_would():
+    with httpx2.Client(transport=OfflineTransport()) as client:
+        assert client.post("http://offline.invalid/v1/embeddings", json={}).status_code == 404
+        assert client.post("http://offline.invalid/v1/chat/completions", content=b"{").status_code == 400
+        empty = client.post("http://offline.invalid/v1/chat/completions", json={"model": "m", "messages": []})
+    assert empty.status_code == 400
+    assert "messages" in empty.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("0.05", True), ("-1", False), ("soon", False)])
+def test_offline_model_delay_setting_is_checked_at_start(value, ok):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    env.update(OFFLINE_MODEL_DELAY=value, DJANGO_SETTINGS_MODULE="agents_platform.settings")
+    script = "import django; django.setup(); from django.conf import settings; print(settings.OFFLINE_MODEL_DELAY)"
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    assert (done.returncode == 0) is ok
+    if ok:
+        assert float(done.stdout.strip()) == float(value)
+    else:
+        assert "OFFLINE_MODEL_DELAY" in done.stderr

@@ -12,6 +12,8 @@ from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
+from agents_platform.admin import CascadeHistoryMixin
+
 from .models import ChatSession, Message
 
 
@@ -33,7 +35,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(ChatSession)
-class ChatSessionAdmin(admin.ModelAdmin):
+class ChatSessionAdmin(CascadeHistoryMixin, admin.ModelAdmin):  # deleting takes the history along
     list_display = ("__str__", "user", "context_type", "message_count", "token_total", "updated_at")
     list_filter = ("context_type", "user", "updated_at")
     list_select_related = ("user",)
@@ -67,15 +69,6 @@ class ChatSessionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    # Deleting cascades to the session's whole history, so only a superuser may.
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
-
-    # The history admins refuse deleting rows one by one; with their session they go, so they need no permission.
-    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
-        deleted, model_count, _perms_needed, protected = super().get_deleted_objects(objs, request)
-        return deleted, model_count, set(), protected
 
     @admin.display(description="Messages", ordering="message_count")
     def message_count(self, session: ChatSession) -> int:

@@ -146,3 +146,21 @@ def test_list_uses_the_same_queries_for_3_or_10_sessions(admin_client, make_user
     assert count() == few
     with django_assert_max_num_queries(10):
         assert admin_client.get(LIST_URL).status_code == 200
+
+
+def test_superuser_can_delete_a_user_with_runs_and_history_goes_with_them(admin_client, make_user):
+    from django.contrib.auth import get_user_model
+
+    from agents.models import Run, RunEvent
+    from tests.factories import make_run
+
+    owner = make_user("leaving")
+    run = make_run(owner)
+    RunEvent.objects.create(run=run, seq=1, type="session", data={})
+    url = f"/admin/auth/user/{owner.pk}/delete/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b"lacks permission" not in page.content
+    response = admin_client.post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not get_user_model().objects.filter(pk=owner.pk).exists()
+    assert not Run.objects.exists() and not RunEvent.objects.exists()

@@ -174,7 +174,9 @@ LEAD_IN_RE = re.compile(
     r"|help me (?:choose|decide) between)\s+",
     re.I,
 )
-TITLE_RE = re.compile(r"^\s*(?:#+\s*)?\**(?:step|title|task)\b[^:\n]*:\**\s*(?P<title>\S.*?)\s*$", re.I | re.M)
+TITLE_RE = re.compile(
+    r"^\s*(?:#+\s*)?\**(?:your |the |current )?(?:step|title|task)\b[^:\n]*:\**\s*(?P<title>\S.*?)\s*$", re.I | re.M
+)
 INSTRUCTIONS_RE = re.compile(
     r"^\s*\**instructions?\**\s*:\s*(?P<text>.+?)(?=\n\s*\n|\n\s*\**[A-Z][\w ]{0,40}:|\Z)", re.I | re.M | re.S
 )
@@ -184,7 +186,8 @@ RESULT_HEADING_RE = re.compile(
     r"^\s*(?:#{1,6}\s+(?P<heading>.+?)"
     r"|\**step\b(?P<step>[^:\n]*):\**(?P<step_rest>.*?)"
     r"|[-*]\s+\*\*(?P<bold>.+?)\*\*:?(?P<bold_rest>.*?)"
-    r"|[-*]\s+(?P<id>[\w-]+)\s*\((?P<id_title>[^)\n]+)\)[^:\n]*:(?P<id_rest>.*?))\s*$",
+    r"|[-*]\s+(?P<id>[\w-]+)\s*\((?P<id_title>[^)\n]+)\)[^:\n]*:(?P<id_rest>.*?)"
+    r"|[-*]\s+(?P<plain>[^\[\n:]+?)\s*\[\w+\]:(?P<plain_rest>.*?))\s*$",
     re.I | re.M,
 )
 OBJECTIVE_RE = re.compile(
@@ -281,7 +284,10 @@ def describe_tool_result(name: str, arguments: dict, result_text: str) -> str:
         return f"{arguments.get('expression', 'The result')} = {_pick(value, 'result', 'value', 'answer')}."
     if name == "get_current_time":
         zone = arguments.get("timezone") or (value.get("timezone") if isinstance(value, dict) else None) or "UTC"
-        return f"The current time in {zone} is {_pick(value, 'time', 'local_time', 'datetime', 'iso', 'now')}."
+        when = _pick(value, "time", "iso", "datetime")
+        if isinstance(value, dict) and value.get("time") and value.get("date"):
+            when = f"{value['time']} on {value.get('weekday', '')} {value['date']}".replace("  ", " ")
+        return f"The current time in {zone} is {when}."
     if name == "remember":
         return f"Saved to memory: “{arguments.get('content') or _describe(value)}”."
     if name == "forget":
@@ -483,7 +489,8 @@ def _recommend(task_text: str) -> str:
     if pros and cons:
         pro_count, con_count = pros["items"].count("/5"), cons["items"].count("/5")
         leaning = "the pros outweigh the cons" if pro_count >= con_count else "the cons outweigh the pros"
-        return f"Verdict on {pros['subject']}: {leaning} ({pro_count} pros, {con_count} cons)."
+        counts = f"{pro_count} pro{'s' * (pro_count != 1)}, {con_count} con{'s' * (con_count != 1)}"
+        return f"Verdict on {pros['subject']}: {leaning} ({counts})."
     return (
         "Recommendation: weigh the findings above against what matters most to you; "
         "the built-in offline model has nothing more to tip the balance."
@@ -501,7 +508,8 @@ def step_paragraph(title: str, instructions: str, task_text: str) -> str:
     if positive or re.search(r"\b(?:cons|drawbacks)\b", lowered):
         ranked = sorted(scores, key=lambda pair: -pair[1] if positive else pair[1])
         chosen = [(a, s) for a, s in ranked if (s >= 4) == positive] or ranked[:1]
-        listed = ", ".join(f"{aspect} ({RATINGS[score]}, {score}/5)" for aspect, score in chosen)
+        words = RATINGS if positive else {2: "weak", 3: "only average", 4: "strong", 5: "excellent"}
+        listed = ", ".join(f"{aspect} ({words[score]}, {score}/5)" for aspect, score in chosen)
         head = "Pros" if positive else "Cons"
         closing = f"{subject} shines on {chosen[0][0]}" if positive else f"the main drawback is {chosen[0][0]}"
         return f"{head} of {subject}: {listed}. In short, {closing}. (Illustrative, from the built-in offline model.)"
@@ -511,7 +519,7 @@ def step_paragraph(title: str, instructions: str, task_text: str) -> str:
         best = max(scores, key=lambda pair: pair[1])[0]
         worst = min(scores, key=lambda pair: pair[1])[0]
         return (
-            f"{subject}: {rated}. Overall score for {subject}: {total}/{5 * len(scores)}. "
+            f"{subject[:1].upper()}{subject[1:]}: {rated}. Overall score for {subject}: {total}/{5 * len(scores)}. "
             f"Its strongest point is {best} and its weakest is {worst}. (Illustrative scores from the offline model.)"
         )
     words = [w for w in re.findall(r"[A-Za-z][\w'-]{3,}", f"{title} {instructions}") if w.lower() not in STOPWORDS]
@@ -529,8 +537,8 @@ def step_results(message: str) -> list[tuple[str, str, bool]]:
     for line in message.splitlines():
         match = RESULT_HEADING_RE.match(line)
         if match:
-            title = match["heading"] or match["bold"] or match["id_title"] or ""
-            rest = match["step_rest"] or match["bold_rest"] or match["id_rest"] or ""
+            title = match["heading"] or match["bold"] or match["id_title"] or match["plain"] or ""
+            rest = match["step_rest"] or match["bold_rest"] or match["id_rest"] or match["plain_rest"] or ""
             if match["step"] is not None:
                 inner = re.search(r"\(([^)]+)\)", match["step"])
                 title = inner.group(1) if inner else match["step"].strip(" -—") or rest
@@ -558,7 +566,12 @@ def synthesise(results: list[tuple[str, str, bool]], *, objective: str) -> str:
     """Return the final answer built from each step's result, ending with a recommendation for comparisons."""
     lines = [f"Here is what I found for “{_short(objective, 160)}”:" if objective else "Here is what I found:"]
     for title, body, completed in results:
-        summary = _sentences(body, 2) if completed else "this step did not complete, so this part is missing."
+        if not completed:
+            summary = "this step did not complete, so this part is missing."
+        elif RECOMMENDATION_RE.match(body):
+            summary = "weighed the findings; the recommendation closes this answer."
+        else:
+            summary = _sentences(body, 2)
         lines.append(f"- {title}: {summary}")
     bodies = "\n".join(body for _, body, completed in results if completed)
     recommendation = RECOMMENDATION_RE.search(bodies)

@@ -12,6 +12,7 @@ import pytest
 
 from agents import llm
 from agents.offline import OfflineTransport, count_prompt_tokens, count_tokens
+from agents.prompts import SYNTHESIS_SYSTEM, executor_task, synthesis_request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -215,17 +216,22 @@ def test_create_plan_arguments_stream_in_several_fragments():
 
 @pytest.mark.parametrize(
     ("message", "tool_result", "expected"),
-    [
-        ("what is 17*23", {"ok": True, "result": 391}, "17*23 = 391"),
+    [  # results shaped as agents.conversation sends them: the tool's result, or {"error": ...}
+        ("what is 17*23", {"expression": "17*23", "result": 391}, "17*23 = 391"),
         (
             "what time is it in Tokyo",
-            {"ok": True, "result": {"timezone": "Asia/Tokyo", "time": "2025-01-01T09:00:00+09:00"}},
-            "The current time in Asia/Tokyo is 2025-01-01T09:00:00+09:00",
+            {"iso": "2025-01-01T09:00:00+09:00", "date": "2025-01-01", "time": "09:00:00", "weekday": "Wednesday"},
+            "The current time in Asia/Tokyo is 09:00:00 on Wednesday 2025-01-01",
         ),
-        ("remember that I like tea", {"ok": True, "result": {"id": 4}}, "Saved to memory: “I like tea”"),
-        ("what do you remember", {"ok": True, "result": [{"content": "likes tea"}]}, "“likes tea”"),
-        ("search my history for tea", {"ok": True, "result": []}, "no earlier messages mentioning “tea”"),
-        ("what is 1/0", {"ok": False, "error": {"code": "tool_failed", "message": "division by zero"}}, "zero"),
+        ("remember that I like tea", {"id": "4", "content": "I like tea"}, "Saved to memory: “I like tea”"),
+        ("what do you remember", {"query": None, "count": 1, "memories": [{"content": "likes tea"}]}, "“likes tea”"),
+        (
+            "search my history for tea",
+            {"query": "tea", "count": 0, "results": []},
+            "no earlier messages mentioning “tea”",
+        ),
+        ("rename this chat to Teas", {"session_id": "s1", "title": "Teas"}, "this chat is now called “Teas”"),
+        ("what is 1/0", {"error": {"code": "tool_failed", "message": "division by zero"}}, "division by zero"),
     ],
 )
 def test_after_tool_results_the_planner_answers_from_them(message, tool_result, expected):
@@ -280,7 +286,9 @@ def execute(task: str):
 
 def test_executor_writes_a_step_specific_paragraph():
     result, _ = execute(
-        "Step x: Research Python\nInstructions: Assess Python on speed, tooling and hiring. Note strengths."
+        executor_task(
+            title="Research Python", instructions="Assess Python on speed, tooling and hiring.", dependency_results={}
+        )
     )
 
     assert result.tool_calls == []
@@ -289,12 +297,19 @@ def test_executor_writes_a_step_specific_paragraph():
     assert "Overall score for Python: " in result.content
 
 
+def research(subject: str) -> str:
+    task = executor_task(
+        title=f"Research {subject}", instructions=f"Assess {subject} on speed and tooling.", dependency_results={}
+    )
+    return execute(task)[0].content
+
+
 def test_executor_recommends_from_its_dependencies_results():
-    python, _ = execute("Title: Research Python\nInstructions: Assess Python on speed and tooling.")
-    go, _ = execute("Title: Research Go\nInstructions: Assess Go on speed and tooling.")
-    task = (
-        "Title: Recommend between Python and Go\nInstructions: Weigh the findings and recommend one.\n\n"
-        f"Results of the steps this depends on:\n- x: {python.content}\n- y: {go.content}"
+    python, go = research("Python"), research("Go")
+    task = executor_task(
+        title="Recommend between Python and Go",
+        instructions="Weigh the findings and recommend one.",
+        dependency_results={"x": python, "y": go},
     )
 
     result, _ = execute(task)
@@ -302,17 +317,20 @@ def test_executor_recommends_from_its_dependencies_results():
     assert result.content.startswith("Recommendation: ")
     winner = result.content.removeprefix("Recommendation: ").split(maxsplit=1)[0].rstrip(".,")
     assert winner in ("Python", "Go")
+    assert f"Overall score for {winner}: " in (python if winner == "Python" else go)
 
 
 def test_executor_uses_calculate_for_arithmetic_then_reports_it():
-    task = "Task: Yearly cost\nInstructions: Work out 12*49.5 for the yearly subscription."
+    task = executor_task(
+        title="Yearly cost", instructions="Work out 12*49.5 for the subscription.", dependency_results={}
+    )
     first, _ = execute(task)
     assert only_call(first) == ("calculate", {"expression": "12*49.5"})
     messages = [
         SYSTEM,
         {"role": "user", "content": task},
         assistant_calls(first),
-        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": json.dumps({"ok": True, "result": 594})},
+        {"role": "tool", "tool_call_id": first.tool_calls[0].id, "content": json.dumps({"result": 594})},
     ]
 
     result, _ = ask(messages, EXECUTOR_TOOLS)
@@ -322,17 +340,17 @@ def test_executor_uses_calculate_for_arithmetic_then_reports_it():
     assert "12*49.5 = 594" in result.content
 
 
-def test_synthesis_references_each_step_and_ends_with_a_recommendation():
-    python, _ = execute("Title: Research Python\nInstructions: Assess Python on speed and tooling.")
-    go, _ = execute("Title: Research Go\nInstructions: Assess Go on speed and tooling.")
-    message = (
-        "Objective: Compare Python and Go\n\nStep results:\n"
-        f"### Research Python\n{python.content}\n\n### Research Go\n{go.content}\n"
+def synthesise(step_results):
+    message = synthesis_request(
+        question="Compare Python and Go", objective="Compare Python and Go, then pick one", step_results=step_results
     )
+    return ask([{"role": "system", "content": SYNTHESIS_SYSTEM}, {"role": "user", "content": message}])
 
-    result, deltas = ask(
-        [{"role": "system", "content": "Write the final answer."}, {"role": "user", "content": message}]
-    )
+
+def test_synthesis_references_each_step_and_ends_with_a_recommendation():
+    python, go = research("Python"), research("Go")
+
+    result, deltas = synthesise([("Research Python", "completed", python), ("Research Go", "completed", go)])
 
     lines = result.content.splitlines()
     assert lines[0] == "Here is what I found for “Compare Python and Go”:"
@@ -343,16 +361,25 @@ def test_synthesis_references_each_step_and_ends_with_a_recommendation():
 
 
 def test_synthesis_says_which_steps_failed():
-    message = (
-        "Objective: Compare Python and Go\n\n"
-        "- x (Research Python) [completed]: Python: speed is good (3/5). Overall score for Python: 3/5.\n"
-        "- y (Research Go) [failed]: the model timed out\n"
-    )
-
-    result, _ = ask(message)
+    result, _ = synthesise([("Research Python", "completed", research("Python")), ("Research Go", "failed", None)])
 
     assert "- Research Go: this step did not complete" in result.content
     assert result.content.splitlines()[-1].startswith("Recommendation: Python")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Objective: pick a pet\n\n### Research cats\nCats are calm.\n\n### Research dogs\nDogs are loyal.",
+        "Objective: pick a pet\n- **Research cats**: Cats are calm.\n- **Research dogs**: Dogs are loyal.",
+        "Objective: pick a pet\n- x (Research cats): Cats are calm.\n- y (Research dogs): Dogs are loyal.",
+    ],
+)
+def test_synthesis_reads_other_common_result_layouts(message):
+    result, _ = ask(message)
+
+    assert "- Research cats: Cats are calm." in result.content
+    assert "- Research dogs: Dogs are loyal." in result.content
 
 
 # --- Determinism and tokens ----------------------------------------------------------------

@@ -343,6 +343,8 @@ def calc_request(value: str, *, require_intent: bool = True) -> list[dict]:
         value = re.sub(rf"(?<=[\d)])\s*(?:{words})\s*(?=[\d(])", operator, value, flags=re.I)
     candidates = [match.strip() for match in EXPRESSION_RE.findall(value) if OPERATOR_RE.search(match)]
     candidates = [c for c in candidates if c.count("(") == c.count(")")]
+    if not require_intent:  # without an explicit ask, "2024-2025" or "2024-01-05" is a range or a date
+        candidates = [c for c in candidates if not re.fullmatch(r"\d+(?:-\d+)+", c)]
     if not candidates:
         return []
     expression = max(candidates, key=len)

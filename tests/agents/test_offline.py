@@ -340,6 +340,17 @@ def test_executor_uses_calculate_for_arithmetic_then_reports_it():
     assert "12*49.5 = 594" in result.content
 
 
+def test_executor_does_not_mistake_a_year_range_for_arithmetic():
+    result, _ = execute(
+        executor_task(
+            title="Review the 2024-2025 budget", instructions="Summarise the 2024-2025 plan.", dependency_results={}
+        )
+    )
+
+    assert result.tool_calls == []
+    assert result.content.startswith("2024-2025 budget: ")
+
+
 def synthesise(step_results):
     message = synthesis_request(
         question="Compare Python and Go", objective="Compare Python and Go, then pick one", step_results=step_results

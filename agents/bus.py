@@ -188,7 +188,7 @@ class RedisBus(LocalBus):
                 self.subscribed.set()
                 backoff = 0.5
                 while not self._stopping.is_set():
-                    message = pubsub.get_message(timeout=1.0)
+                    message = pubsub.get_message(timeout=0.5)
                     if message is not None and message.get("type") == "message":
                         self._on_message(message["data"])
             except Exception as exc:

@@ -96,9 +96,13 @@ def execute_job(run_id: uuid.UUID | str) -> None:
 
 
 def settle_run_budget(*, run_id: str) -> None:
-    """Replace the run's token reservation with the tokens it really used."""
-    row = Run.objects.filter(pk=run_id).values_list("user_id", "total_tokens").first()
-    if row is not None:
+    """Replace a finished run's token reservation with the tokens it really used.
+
+    A run still active here was executed by someone else (this job found it
+    no longer queued); its own worker settles it.
+    """
+    row = Run.objects.filter(pk=run_id).values_list("user_id", "total_tokens", "status").first()
+    if row is not None and row[2] not in Run.ACTIVE_STATUSES:
         limits.budget_settle(user_id=row[0], run_id=run_id, tokens_used=row[1])
 
 
@@ -155,13 +159,16 @@ def get_runner() -> Runner:
     if _runner is None:
         with _runner_lock:
             if _runner is None:
-                choice = settings.AGENT_RUNNER
-                if choice == "thread":
-                    _runner = ThreadRunner(workers=settings.AGENT_RUNNER_WORKERS)
-                else:
-                    _runner = import_string(choice)()
+                _runner = build_runner(settings.AGENT_RUNNER)
     start_maintenance()
     return _runner
+
+
+def build_runner(choice: str) -> Runner:
+    """Return a new runner: ``"thread"`` or the dotted path of a class with the Runner protocol."""
+    if choice == "thread":
+        return ThreadRunner(workers=settings.AGENT_RUNNER_WORKERS)
+    return import_string(choice)()
 
 
 # --- Admission ---------------------------------------------------------------

@@ -23,6 +23,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -48,6 +49,9 @@ STREAM_POLL_SECONDS = 2.0
 # Events read and sent per database query (replays of long runs come in batches).
 EVENT_BATCH = 500
 KEEPALIVE_FRAME = b": keep-alive\n\n"
+_streams_lock = threading.Lock()
+_open_streams = 0
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 LAST_EVENT_ID = re.compile(r"\d{1,10}")
 
@@ -121,6 +125,17 @@ async def _authenticate(request: HttpRequest) -> AbstractBaseUser:
 # --- The stream --------------------------------------------------------------
 
 
+def open_streams() -> int:
+    """Return how many event streams this process is serving now."""
+    return _open_streams
+
+
+def _count_stream(delta: int) -> None:
+    global _open_streams
+    with _streams_lock:
+        _open_streams += delta
+
+
 def _frame(seq: int, data: dict[str, Any]) -> str:
     return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
@@ -158,6 +173,7 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
     keepalive = settings.AGENT_STREAM_KEEPALIVE
     poll = min(STREAM_POLL_SECONDS, keepalive)
     last_write = loop.time()
+    _count_stream(+1)
     try:
         await _release_request_thread()
         while not finished:
@@ -184,6 +200,8 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
     except asyncio.CancelledError:
         logger.debug("Stream of run %s: client went away after seq %s", run_id, after_seq)
         raise
+    finally:
+        _count_stream(-1)
 
 
 def _stream_response(*, run_id: str, after_seq: int, finished: bool = False) -> StreamingHttpResponse:

@@ -15,6 +15,7 @@
   const ui = {
     app: $("app"),
     sidebar: $("sidebar"),
+    main: $("main"),
     backdrop: $("backdrop"),
     openSidebar: $("open-sidebar"),
     closeSidebar: $("close-sidebar"),
@@ -321,7 +322,18 @@
     container.replaceChildren(...blocks);
   }
 
-  const asText = (value) => (typeof value === "string" ? value : JSON.stringify(value, null, 2));
+  /** Return a value as readable text: JSON (also JSON sent as a string, like tool arguments) is indented. */
+  function asText(value) {
+    if (typeof value === "string") {
+      if (!/^\s*[[{]/.test(value)) return value;
+      try {
+        return JSON.stringify(JSON.parse(value), null, 2);
+      } catch {
+        return value;
+      }
+    }
+    return JSON.stringify(value, null, 2);
+  }
 
   // --- messages ---------------------------------------------------------------
 
@@ -563,7 +575,8 @@
       if (event.message_id) this.node.dataset.messageId = event.message_id;
       const usage = event.usage || {};
       const parts = [];
-      if (event.status !== "completed") parts.push(el("span", { class: `badge badge-status-${event.status}`, text: event.status === "cancelled" ? "Stopped" : event.status }));
+      const label = { cancelled: "Stopped", failed: "Failed", interrupted: "Interrupted" }[event.status] || event.status;
+      if (event.status !== "completed") parts.push(el("span", { class: `badge badge-status-${event.status}`, text: label }));
       parts.push(
         el(
           "span",
@@ -899,19 +912,27 @@
     if (current) ui.title.textContent = current.title || "Untitled chat";
   }
 
+  // One refresh at a time; a request that comes in meanwhile runs once more afterwards, so the
+  // list never stays older than the last change that asked for it.
   let refreshing = null;
+  let refreshAgain = false;
   async function refreshSessions() {
-    if (refreshing) return refreshing;
+    if (refreshing) {
+      refreshAgain = true;
+      return refreshing;
+    }
     refreshing = (async () => {
-      try {
-        const page = await api("/api/sessions/?page_size=50");
-        state.nextSessionsUrl = page.next;
-        renderSessions(page.results);
-      } catch (error) {
-        if (error.status === 401 || error.status === 403) showNotice(...explain(error));
-      } finally {
-        refreshing = null;
-      }
+      do {
+        refreshAgain = false;
+        try {
+          const page = await api("/api/sessions/?page_size=50");
+          state.nextSessionsUrl = page.next;
+          renderSessions(page.results);
+        } catch (error) {
+          if (error.status === 401 || error.status === 403) showNotice(...explain(error));
+        }
+      } while (refreshAgain);
+      refreshing = null;
     })();
     return refreshing;
   }
@@ -1097,9 +1118,12 @@
 
   // --- layout -----------------------------------------------------------------
 
+  // On a phone the sidebar is a drawer over the chat: while it is open the chat behind is inert,
+  // so Tab stays in the drawer and screen readers do not wander behind it.
   function openSidebar() {
     ui.app.classList.add("sidebar-open");
     ui.backdrop.hidden = false;
+    ui.main.inert = true;
     ui.openSidebar.setAttribute("aria-expanded", "true");
     ui.newChat.focus();
   }
@@ -1108,6 +1132,7 @@
     if (!ui.app.classList.contains("sidebar-open")) return;
     ui.app.classList.remove("sidebar-open");
     ui.backdrop.hidden = true;
+    ui.main.inert = false;
     ui.openSidebar.setAttribute("aria-expanded", "false");
   }
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from agents.models import Run
 from sessions import services
 from sessions.models import ChatSession, Message
-from tests.stub_model import Text, is_executor, is_routing, last_user_text, plan
+from tests.stub_model import Error, Text, is_executor, is_routing, last_user_text, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -207,7 +207,7 @@ def test_reload_in_the_middle_of_a_run_rejoins_and_finishes(open_browser, user, 
 
 
 def test_dropped_connection_reconnects_after_the_last_event(open_browser, user, stub_model):
-    stub_model.responder = slow_plan_responder(step_seconds=1.5, answer="Final answer after a drop.")
+    stub_model.responder = slow_plan_responder(step_seconds=1.0, answer="Final answer after a drop.")
     ui = open_browser()
     page = ui.page
     page.add_init_script(FLAKY_NETWORK_SCRIPT)
@@ -252,6 +252,40 @@ def test_rate_limit_is_explained_and_the_text_kept(open_browser, user, offline_m
     assert page.input_value("#message") == "one more, please"
     assert page.locator(".message-user").count() == 1
     assert Message.objects.filter(session__user=user, role=Message.Role.USER).count() == 1
+    # The draft lives in sessionStorage: a reload does not lose it either.
+    page.reload()
+    page.wait_for_selector("#app[data-ready]")
+    assert page.input_value("#message") == "one more, please"
+
+
+def test_failed_run_is_explained_and_the_message_offered_again(open_browser, user, stub_model):
+    stub_model.responder = lambda request: Error(400, "the model refused the request")
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.fill("#message", "this will fail")
+    page.keyboard.press("Enter")
+
+    page.wait_for_selector(".run[data-status=failed]")
+    ui.screenshot("16-run-failed")
+    assert "The run failed" in page.locator(".run .run-error").inner_text()
+    assert page.locator(".run .badge-status-failed").inner_text() == "Failed"
+    page.locator(".session-title", has_text="this will fail").wait_for()
+    assert page.input_value("#message") == "this will fail"
+    assert page.locator("#send").is_enabled()
+
+
+def test_api_docs_render_offline(open_browser, asgi_live_server):
+    ui = open_browser()
+    page = ui.page
+    hosts = set()
+    page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+    page.goto("/api/docs/")
+    page.wait_for_selector(".swagger-ui .info .title")
+    page.get_by_text("/api/agent/stream", exact=True).first.wait_for()
+    ui.screenshot("17-api-docs")
+    assert "Agents platform API" in page.locator(".swagger-ui .info .title").inner_text()
+    assert hosts == {asgi_live_server.url.split("/")[2]}, f"the docs must not reach other hosts: {hosts}"
 
 
 def test_sidebar_rename_and_delete_with_the_keyboard(open_browser, user, other_user):

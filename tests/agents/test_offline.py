@@ -230,6 +230,24 @@ def test_create_plan_arguments_stream_in_several_fragments():
             {"query": "tea", "count": 0, "results": []},
             "no earlier messages mentioning “tea”",
         ),
+        (
+            "what do you remember",
+            {"query": None, "count": 2, "memories": [{"content": "likes tea"}, {"content": "has a cat"}]},
+            "Here is what I remember:\n- likes tea\n- has a cat",
+        ),
+        (
+            "search my history for tea",
+            {
+                "query": "tea",
+                "count": 2,
+                "results": [
+                    {"role": "user", "created_at": "2025-01-02T10:00:00+00:00", "snippet": "I drink green tea"},
+                    {"role": "assistant", "created_at": "2025-01-01T09:00:00+00:00", "snippet": "Tea wins."},
+                ],
+            },
+            "I found 2 earlier messages mentioning “tea”:\n- I drink green tea (you, 2025-01-02)\n"
+            "- Tea wins. (me, 2025-01-01)",
+        ),
         ("rename this chat to Teas", {"session_id": "s1", "title": "Teas"}, "this chat is now called “Teas”"),
         ("what is 1/0", {"error": {"code": "tool_failed", "message": "division by zero"}}, "division by zero"),
     ],
@@ -336,8 +354,29 @@ def test_executor_uses_calculate_for_arithmetic_then_reports_it():
     result, _ = ask(messages, EXECUTOR_TOOLS)
 
     assert result.tool_calls == []
-    assert result.content.startswith("Yearly cost")
-    assert "12*49.5 = 594" in result.content
+    assert result.content == "Yearly cost: 12*49.5 = 594."
+
+
+@pytest.mark.parametrize(
+    ("title", "instructions", "expected"),
+    [
+        (
+            "Summarise the French revolution",
+            "Summarise the French revolution",
+            "French revolution: an outline only — the built-in offline model has no outside knowledge to add.",
+        ),
+        (
+            "Explain monads",
+            "Explain monads with examples of Maybe and lists.",
+            "Monads: an outline — cover examples, Maybe and lists, how they connect, and what follows from them. "
+            "(The built-in offline model has no outside knowledge.)",
+        ),
+    ],
+)
+def test_executor_outlines_a_step_it_has_no_knowledge_for(title, instructions, expected):
+    result, _ = execute(executor_task(title=title, instructions=instructions, dependency_results={}))
+
+    assert result.content == expected
 
 
 def test_executor_does_not_mistake_a_year_range_for_arithmetic():
@@ -351,31 +390,120 @@ def test_executor_does_not_mistake_a_year_range_for_arithmetic():
     assert result.content.startswith("2024-2025 budget: ")
 
 
-def synthesise(step_results):
-    message = synthesis_request(
-        question="Compare Python and Go", objective="Compare Python and Go, then pick one", step_results=step_results
-    )
+def synthesise(step_results, question="Compare Python and Go"):
+    message = synthesis_request(question=question, objective=f"{question}, then pick one", step_results=step_results)
     return ask([{"role": "system", "content": SYNTHESIS_SYSTEM}, {"role": "user", "content": message}])
 
 
-def test_synthesis_references_each_step_and_ends_with_a_recommendation():
-    python, go = research("Python"), research("Go")
+def recommend(python: str, go: str) -> str:
+    task = executor_task(
+        title="Recommend between Python and Go",
+        instructions="Weigh the findings and recommend one.",
+        dependency_results={"x": python, "y": go},
+    )
+    return execute(task)[0].content
 
-    result, deltas = synthesise([("Research Python", "completed", python), ("Research Go", "completed", go)])
+
+def bullets(answer: str, titles: list[str]) -> dict[str, str]:
+    """Return the answer's step lines as {title: short form}, asserting each title has exactly one line."""
+    lines = [line for line in answer.splitlines() if line.startswith("- ")]
+    assert len(lines) == len(titles), lines
+    found = {}
+    for title in titles:
+        [line] = [line for line in lines if line.startswith(f"- {title}: ")]
+        found[title] = line.removeprefix(f"- {title}: ")
+    return found
+
+
+def test_synthesis_is_an_intro_one_line_per_step_and_a_recommendation():
+    python, go = research("Python"), research("Go")
+    steps = [
+        ("Research Python", "completed", python),
+        ("Research Go", "completed", go),
+        ("Recommend between Python and Go", "completed", recommend(python, go)),
+    ]
+
+    result, deltas = synthesise(steps)
 
     lines = result.content.splitlines()
-    assert lines[0] == "Here is what I found for “Compare Python and Go”:"
-    assert lines[1].startswith("- Research Python: Python: speed is")
-    assert lines[2].startswith("- Research Go: Go: speed is")
-    assert lines[-1].startswith("Recommendation: ")
+    assert lines[0] == "Here is what I found for “Compare Python and Go” (the scores are illustrative):"
+    found = bullets(result.content, [title for title, _, _ in steps])
+    assert lines[1:4] == [f"- {title}: {short}" for title, short in found.items()]
+    winner = lines[-1].removeprefix("Recommendation: ").split(".")[0]
+    assert winner in ("Python", "Go") and len(lines) == 5
+    for subject, paragraph in (("Python", python), ("Go", go)):
+        score = paragraph.split(f"Overall score for {subject}: ")[1].split(".")[0]
+        assert found[f"Research {subject}"].startswith(f"{score} overall; strongest on ")
+    assert found["Recommend between Python and Go"] == f"{winner} comes out ahead."
+    assert lines[-1] in recommend(python, go)
+    for leak in ("[completed]", "User request", "Plan objective", "Step results", "Illustrative scores"):
+        assert leak not in result.content
     assert len(deltas) > 1
 
 
-def test_synthesis_says_which_steps_failed():
+def test_synthesis_marks_steps_that_did_not_complete_and_recommends_from_what_did():
+    steps = [
+        ("Research Python", "completed", research("Python")),
+        ("Research Go", "failed", "The model call failed (timeout): Request timed out."),
+        ("Recommend between Python and Go", "skipped", "Skipped: Research Go did not complete."),
+    ]
+
+    result, _ = synthesise(steps)
+
+    found = bullets(result.content, [title for title, _, _ in steps])
+    assert found["Research Go"] == "failed. The model call failed (timeout): Request timed out."
+    assert found["Recommend between Python and Go"] == "skipped. Research Go did not complete."
+    assert result.content.splitlines()[-1].startswith("Recommendation: Python, the only option with findings")
+
+
+def test_synthesis_marks_a_failed_step_without_a_reason():
     result, _ = synthesise([("Research Python", "completed", research("Python")), ("Research Go", "failed", None)])
 
-    assert "- Research Go: this step did not complete" in result.content
+    assert bullets(result.content, ["Research Python", "Research Go"])["Research Go"] == "failed."
     assert result.content.splitlines()[-1].startswith("Recommendation: Python")
+
+
+def test_synthesis_of_pros_and_cons_ends_with_the_verdict():
+    pros, cons = (
+        execute(executor_task(title=title, instructions="List them.", dependency_results={}))[0].content
+        for title in ("List the pros of remote work", "List the cons of remote work")
+    )
+    weigh = executor_task(
+        title="Weigh the pros and cons of remote work",
+        instructions="Give a verdict.",
+        dependency_results={"pros": pros, "cons": cons},
+    )
+    steps = [
+        ("List the pros of remote work", "completed", pros),
+        ("List the cons of remote work", "completed", cons),
+        ("Weigh the pros and cons of remote work", "completed", execute(weigh)[0].content),
+    ]
+
+    result, _ = synthesise(steps, question="What are the pros and cons of remote work?")
+
+    found = bullets(result.content, [title for title, _, _ in steps])
+    assert not any(short.startswith(("Pros of", "Cons of")) for short in found.values())
+    verdict = result.content.splitlines()[-1]
+    assert verdict.startswith("Verdict on remote work: the ")
+    assert found["Weigh the pros and cons of remote work"] == verdict.split(": ", 1)[1]
+
+
+def test_synthesis_keeps_titles_with_colons_and_results_of_several_lines_apart():
+    steps = [
+        ("Research C++: templates [advanced]", "completed", "Templates are powerful.\n- They compile slowly."),
+        ("Research Rust", "completed", "### Findings\nRust is safe: the borrow checker sees to it.\nMore text."),
+        ("Summary", "cancelled", "The run was cancelled."),
+    ]
+
+    result, _ = synthesise(steps, question="Look into C++ and Rust\nfor a game engine")
+
+    assert result.content.splitlines()[0] == "Here is what I found for “Look into C++ and Rust for a game engine”:"
+    assert bullets(result.content, [title for title, _, _ in steps]) == {
+        "Research C++: templates [advanced]": "Templates are powerful.",
+        "Research Rust": "Rust is safe: the borrow checker sees to it.",
+        "Summary": "cancelled.",
+    }
+    assert "Recommendation" not in result.content  # nothing to choose between
 
 
 @pytest.mark.parametrize(

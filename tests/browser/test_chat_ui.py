@@ -365,6 +365,8 @@ def test_phone_width_drawer_and_model_output_stays_text(open_browser, user, offl
     assert page.locator("#sidebar").is_visible()
     assert page.locator("#open-sidebar").get_attribute("aria-expanded") == "true"
     page.locator(".session").first.wait_for()
+    page.wait_for_function("document.querySelector('#sidebar').getBoundingClientRect().left >= 0")  # slid in
+    assert page.evaluate("document.querySelector('#main').inert") is True
     ui.screenshot("14-phone-drawer")
     page.keyboard.press("Escape")
     page.wait_for_selector("#sidebar", state="hidden")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import events, llm, services
-from .exceptions import RunCancelled
+from .exceptions import RunCancelled, RunGone
 from .models import Agent, AgentMessage, Run
 from .tools import ToolContext, ToolOutcome, dispatch
 
@@ -33,18 +33,21 @@ class CancelWatch:
     def __init__(self, run_id):
         self.run_id = run_id
         self._cancelled = False
+        self.gone = False
         self._checked_at = 0.0
 
     def __call__(self) -> bool:
         if not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
-            self._cancelled = services.run_is_cancel_requested(run_id=self.run_id)
+            flag = services.run_is_cancel_requested(run_id=self.run_id)
+            self.gone = flag is None
+            self._cancelled = self.gone or bool(flag)
             self._checked_at = time.monotonic()
         return self._cancelled
 
     def check(self) -> None:
-        """Raise RunCancelled if the run was cancelled."""
+        """Raise RunGone if the run was deleted, RunCancelled if it was cancelled."""
         if self():
-            raise RunCancelled()
+            raise RunGone() if self.gone else RunCancelled()
 
 
 class TextStream:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import bus
+from .exceptions import RunGone
 from .models import Run, RunEvent
 
 SESSION = "session"
@@ -58,7 +59,10 @@ def emit(run: Run | uuid.UUID | str, type: str, **fields: Any) -> RunEvent:
         raise ValueError(f"Event fields may not override {sorted(clash)}")
     run_id = run.pk if isinstance(run, Run) else run
     with transaction.atomic():
-        locked = Run.objects.select_for_update().only("id", "session_id", "last_event_seq").get(pk=run_id)
+        try:
+            locked = Run.objects.select_for_update().only("id", "session_id", "last_event_seq").get(pk=run_id)
+        except Run.DoesNotExist:
+            raise RunGone(f"Run {run_id} no longer exists") from None
         seq = locked.last_event_seq + 1
         data = {
             "type": type,

@@ -13,6 +13,7 @@ __all__ = [
     "NotFound",
     "RateLimited",
     "RunCancelled",
+    "RunGone",
     "RunLimitExceeded",
     "RunNotFound",
 ]
@@ -45,6 +46,10 @@ class BudgetExceeded(TooManyRequests):
 
 class RunCancelled(Exception):
     """Raised inside agent code when the run's cancel flag is seen."""
+
+
+class RunGone(RunCancelled):
+    """The run's row is gone (its session was deleted while it ran): stop, there is nowhere to write."""
 
 
 class RunLimitExceeded(DomainError):

@@ -8,7 +8,7 @@ from django.db import close_old_connections, connection
 
 from . import events, prompts, services
 from .conversation import CancelWatch, Conversation
-from .exceptions import LLMError, RunCancelled
+from .exceptions import LLMError, RunCancelled, RunGone
 from .models import Agent, Execution, PlanStep, Run
 from .tools import ToolContext, schemas
 
@@ -33,6 +33,8 @@ def run_step(
     close_old_connections()
     try:
         return _run_step(run=run, step=step, planner=planner, dependency_results=dependency_results, cancel=cancel)
+    except RunGone:
+        return StepOutcome(status=PlanStep.Status.CANCELLED, error="The run was deleted.")
     finally:
         connection.close()
 
@@ -73,11 +75,15 @@ def _run_step(
                 conversation.run_tool(call)
         else:
             error = f"The executor made {settings.AGENT_MAX_ITERATIONS} model calls without finishing its step."
+    except RunGone:
+        raise
     except RunCancelled:
         status, error = Execution.Status.CANCELLED, "The run was cancelled."
     except LLMError as exc:
         error = f"The model call failed ({exc.code}): {exc.message}"
     except Exception:
+        if not Run.objects.filter(pk=run.pk).exists():
+            raise RunGone() from None  # a write raced the deletion of the run
         logger.exception("Executor %s failed on step %s", agent.pk, step.pk)
         error = "The executor failed unexpectedly."
 

@@ -28,7 +28,7 @@ from sessions.models import Message
 
 from . import events, prompts, services
 from .conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
-from .exceptions import LLMError, RunCancelled, RunLimitExceeded
+from .exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
 from .executor import StepOutcome, run_step
 from .llm import ToolCall
 from .models import Agent, Plan, PlanStep, Run
@@ -73,6 +73,8 @@ def execute_run(run_id) -> None:
             logger.info("Run %s was no longer queued; not started", run_id)
             return
         RunExecution(run).execute()
+    except RunGone:
+        logger.info("Run %s was deleted while it ran; stopped", run_id)
     except Exception:
         logger.exception("Run %s could not be finished", run_id)
     finally:
@@ -111,6 +113,8 @@ class RunExecution:
             self.planner = services.agent_create(run=run, role=Agent.Role.PLANNER, model=settings.PLANNER_MODEL)
             self.answer = TextStream(run, self.planner)
             self.plan_or_answer()
+        except RunGone:
+            raise
         except RunCancelled:
             status = Run.Status.CANCELLED
         except LLMError as exc:
@@ -118,6 +122,8 @@ class RunExecution:
         except RunLimitExceeded as exc:
             status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
         except Exception:
+            if not Run.objects.filter(pk=run.pk).exists():
+                raise RunGone() from None  # a write raced the deletion of the run
             logger.exception("Run %s failed", run.pk)
             status, error_code, error_message = Run.Status.FAILED, "internal_error", "The run failed unexpectedly."
         self.finish(status=status, error_code=error_code, error_message=error_message)
@@ -125,6 +131,8 @@ class RunExecution:
     def finish(self, *, status: str, error_code: str, error_message: str) -> None:
         """Store the answer and the final status, then emit `error` (if any) and `done`, last."""
         run = self.run
+        if self.cancel.gone:
+            raise RunGone()
         message = None
         if self.answer is not None:
             self.answer.flush()

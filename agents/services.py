@@ -220,9 +220,9 @@ def run_request_cancel(*, run: Run) -> Run:
     return run
 
 
-def run_is_cancel_requested(*, run_id: uuid.UUID | str) -> bool:
-    """Return whether the run's cancel flag is set."""
-    return Run.objects.filter(pk=run_id, cancel_requested=True).exists()
+def run_is_cancel_requested(*, run_id: uuid.UUID | str) -> bool | None:
+    """Return whether the run's cancel flag is set; None when the run is gone (deleted with its session)."""
+    return Run.objects.filter(pk=run_id).values_list("cancel_requested", flat=True).first()
 
 
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:

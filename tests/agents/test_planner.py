@@ -426,3 +426,23 @@ def test_tool_call_arguments_are_stored_in_the_conversation(user, stub_model):
     assert rows == ["system", "user", "assistant", "tool", "assistant"]
     call = AgentMessage.objects.get(agent=planner, role="assistant", tool_calls__isnull=False)
     assert json.loads(call.tool_calls[0]["arguments"]) == {"expression": "6*7"}
+
+
+def test_deleting_the_session_mid_run_stops_the_run_quietly(user, stub_model, caplog):
+    from sessions import services as session_services
+
+    stub_model.responder = complex_responder(lambda request: Text(chunks=["slow "] * 100, chunk_delay=0.05))
+    run, _ = services.run_start(user=user, message="compare tea and coffee")
+    worker = threading.Thread(target=execute_run, args=(run.pk,))
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not RunEvent.objects.filter(run=run, type="executor_spawned").exists():
+        assert time.monotonic() < deadline, "executors never started"
+        time.sleep(0.02)
+    session_services.session_delete(session=run.session)
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert not Run.objects.filter(pk=run.pk).exists()
+    assert not Message.objects.filter(session_id=run.session_id).exists()
+    assert not [record for record in caplog.records if record.levelname in {"ERROR", "CRITICAL"}]
+    assert not any(is_synthesis(request) for request in stub_model.requests)

@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -31,7 +32,7 @@ from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck, TokenAuthentication
@@ -68,19 +69,33 @@ class MethodNotAllowed(DomainError):
     message = "Method not allowed."
 
 
-def _closing(func: Callable[..., Any]) -> Callable[..., Any]:
+def _give_back_connections() -> None:
+    """Give this worker thread's database connections back, except an SQLite file handle.
+
+    A PostgreSQL connection is a slot of a shared pool: it goes back after
+    every call. An SQLite connection is a file handle private to this thread
+    of the small shared pool; reopening it costs ~2 ms of Django's connection
+    setup per read, so the thread keeps it (a broken one is closed). Either
+    way, no stream holds a connection while it waits.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.vendor != "sqlite" or (connection.errors_occurred and not connection.is_usable()):
+            connection.close()
+
+
+def _giving_back(func: Callable[..., Any]) -> Callable[..., Any]:
     def call(**kwargs: Any) -> Any:
         try:
             return func(**kwargs)
         finally:
-            connections.close_all()
+            _give_back_connections()
 
     return call
 
 
 async def _in_thread(func: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call a sync service in the shared pool and give its database connection back before returning."""
-    return await sync_to_async(_closing(func), thread_sensitive=False)(**kwargs)
+    """Call a sync service in the shared thread pool, its connection given back before it returns."""
+    return await sync_to_async(_giving_back(func), thread_sensitive=False)(**kwargs)
 
 
 # --- Authentication ----------------------------------------------------------
@@ -136,15 +151,43 @@ def _count_stream(delta: int) -> None:
         _open_streams += delta
 
 
-def _frame(seq: int, data: dict[str, Any]) -> str:
-    return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def _frame(seq: int, data: dict[str, Any]) -> bytes:
+    return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
 
 
-def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, dict]], bool]:
-    """Return the next batch of the run's events after ``after_seq``, and whether the run is gone."""
+def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
+    """Return the next batch of the run's events after ``after_seq`` as SSE frames, and whether the run is gone."""
     batch = selectors.run_events_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
     gone = not batch and not Run.objects.filter(pk=run_id).exists()
-    return [(event.seq, event.type, event.data) for event in batch], gone
+    return [(event.seq, event.type, _frame(event.seq, event.data)) for event in batch], gone
+
+
+# Reads in flight per event loop, by (run id, after seq). Streams of one run
+# that are caught up wake together on each new event and ask the same
+# question; the first asks the database, the rest share its answer (frames
+# included, encoded once in the worker thread). 500 listeners of a run cost
+# one query per event, not 500.
+_reads_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
+
+
+async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
+    loop = asyncio.get_running_loop()
+    in_flight = _reads_in_flight.setdefault(loop, {})
+    key = (run_id, after_seq)
+    read = in_flight.get(key)
+    if read is None:
+        read = loop.create_task(_in_thread(_read_events, run_id=run_id, after_seq=after_seq))
+        in_flight[key] = read
+
+        def forget(done: asyncio.Task) -> None:
+            if in_flight.get(key) is done:
+                del in_flight[key]
+            if not done.cancelled():
+                done.exception()  # retrieved here, so a read whose listeners all left logs no warning
+
+        read.add_done_callback(forget)
+    # Shielded: a listener that goes away must not cancel the read the others wait for.
+    return await asyncio.shield(read)
 
 
 async def _release_request_thread() -> None:
@@ -177,16 +220,21 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
     try:
         await _release_request_thread()
         while not finished:
-            batch, gone = await _in_thread(_read_events, run_id=run_id, after_seq=after_seq)
+            try:
+                batch, gone = await _next_batch(run_id, after_seq)
+            except DatabaseError:
+                # Keep the client; try again after a poll (the database may be restarting).
+                logger.warning("Stream of run %s: reading events failed", run_id, exc_info=True)
+                batch, gone = [], False
             if batch:
                 frames = []
-                for seq, event_type, data in batch:
-                    frames.append(_frame(seq, data))
+                for seq, event_type, frame in batch:
+                    frames.append(frame)
                     after_seq = seq
                     if event_type == events.DONE:
                         finished = True
                         break
-                yield "".join(frames).encode()
+                yield b"".join(frames)
                 last_write = loop.time()
                 if finished or len(batch) == EVENT_BATCH:
                     continue  # done, or more stored events to replay before waiting

@@ -4,15 +4,19 @@ Every test runs uvicorn (``asgi_live_server``) and the real engine against
 the stub model server (``stub_model``), through real HTTP on both sides.
 """
 
+import contextlib
 import json
+import os
 import re
 import threading
 import time
 from datetime import datetime
 
 import pytest
+import redis
 
-from agents import events, views
+from agents import bus, events, views
+from agents.bus import RedisBus
 from agents.models import Run, RunEvent
 from tests.factories import make_run
 from tests.live_server import parse_sse, wait_for_runs_to_finish
@@ -20,6 +24,7 @@ from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 BASE_FIELDS = {"type", "run_id", "session_id", "seq", "ts"}
 TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
@@ -264,3 +269,43 @@ def test_session_event_describes_the_session(stub_model, asgi_live_server, user)
     assert session["context_type"] == "ticket" and session["entity_id"] == "T-7"
     assert session["title"] and datetime.fromisoformat(session["created_at"].replace("Z", "+00:00"))
     wait_for_runs_to_finish()
+
+
+def test_a_stream_sees_a_run_executing_in_another_process_through_redis(asgi_live_server, user, monkeypatch):
+    redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()  # fails loudly when Redis is down
+    channel = f"agents:test-stream:{time.monotonic_ns()}"
+    this_process, other_process = RedisBus(REDIS_URL, channel=channel), RedisBus(REDIS_URL, channel=channel)
+    previous = bus.set_bus(this_process)
+    this_process.start()
+    assert this_process.subscribed.wait(5)
+    monkeypatch.setattr(views, "STREAM_POLL_SECONDS", 30.0)  # only a wake-up can deliver within the test
+    try:
+        run = make_run(user)
+        with asgi_live_server.client(user).join(run.pk) as stream:
+            wait_until(lambda: this_process.listener_count() == 1, "the stream waits on the bus")
+            # The other process's emit() publishes on its own bus; nothing wakes this process locally.
+            monkeypatch.setattr(events, "bus", other_process)
+            started = time.monotonic()
+            events.emit(run, events.DONE, status="completed", message_id=None, usage={}, duration_ms=None)
+            found = stream.events()
+        assert [event["type"] for event in found] == ["done"]
+        assert time.monotonic() - started < 5
+    finally:
+        bus.set_bus(previous)
+        this_process.close()
+        other_process.close()
+
+
+def test_idle_streams_hold_no_thread(asgi_live_server, user, settings):
+    settings.AGENT_STREAM_KEEPALIVE = 30
+    run = make_run(user)
+    client = asgi_live_server.client(user)
+    streams = 30
+    threads_before = threading.active_count()
+    with contextlib.ExitStack() as stack:
+        for _ in range(streams):
+            stack.enter_context(client.join(run.pk))
+        wait_until(lambda: views.open_streams() == streams, "every stream is open")
+        wait_until(lambda: bus.get_bus().listener_count() >= streams, "every stream waits on the bus")
+        grown = threading.active_count() - threads_before
+    assert grown < streams / 3, f"{grown} threads for {streams} idle streams"

@@ -181,8 +181,11 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
     Returns ``(run, created)``; ``created`` is False when the Idempotency-Key
     joined an earlier run (nothing new is stored, counted or submitted).
     The rate and the budget are checked before anything is stored; nothing is
-    stored when a check fails. Raises InvalidInput, RateLimited,
-    BudgetExceeded, NotFound, ActiveRunExists or IdempotencyMismatch.
+    stored when a check fails. A retry with an Idempotency-Key is checked
+    like a new message (at a full limit it answers 429 too, and joins its run
+    once the Retry-After has passed) but never counted twice. Raises
+    InvalidInput, RateLimited, BudgetExceeded, NotFound, ActiveRunExists or
+    IdempotencyMismatch.
     """
     clean = services.run_validate_request(payload)
     limits.rate_check(user_id=user.pk)

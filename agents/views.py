@@ -3,8 +3,8 @@
 Plain ``async def`` Django views (DRF views are sync), so one process holds
 thousands of streams. They never run agent code and never open a
 transaction: the checks and writes are sync services called through
-``sync_to_async`` in a shared thread pool, each call closing its database
-connection before it returns.
+``sync_to_async`` in a shared thread pool, each call giving its database
+connection back before it returns.
 
 A stream is an async generator: read the events after the last seq sent
 (in batches), send them as SSE frames, and when there are none, wait on the
@@ -50,9 +50,6 @@ STREAM_POLL_SECONDS = 2.0
 # Events read and sent per database query (replays of long runs come in batches).
 EVENT_BATCH = 500
 KEEPALIVE_FRAME = b": keep-alive\n\n"
-_streams_lock = threading.Lock()
-_open_streams = 0
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 LAST_EVENT_ID = re.compile(r"\d{1,10}")
 
@@ -138,6 +135,10 @@ async def _authenticate(request: HttpRequest) -> AbstractBaseUser:
 
 
 # --- The stream --------------------------------------------------------------
+
+
+_streams_lock = threading.Lock()
+_open_streams = 0
 
 
 def open_streams() -> int:
@@ -294,8 +295,8 @@ async def agent_stream(request: HttpRequest) -> HttpResponse:
     return _stream_response(run_id=str(run.pk), after_seq=0)
 
 
-def _last_event_id(request: HttpRequest) -> int:
-    """Return the seq the client already has: the Last-Event-ID header, else ``?last_event_id=``, else 0."""
+def _last_event_id(request: HttpRequest) -> tuple[int, str]:
+    """Return the seq the client already has and where it said so: the Last-Event-ID header, else the query."""
     for name, value in (
         ("Last-Event-ID", request.headers.get("Last-Event-ID")),
         ("last_event_id", request.GET.get("last_event_id")),
@@ -308,18 +309,18 @@ def _last_event_id(request: HttpRequest) -> int:
                 code="invalid_last_event_id",
                 fields={name: ["Must be a non-negative integer."]},
             )
-        return int(value)
-    return 0
+        return int(value), name
+    return 0, "Last-Event-ID"
 
 
-def _join(*, user: AbstractBaseUser, run_id: str, after_seq: int) -> tuple[str, bool]:
+def _join(*, user: AbstractBaseUser, run_id: str, after_seq: int, source: str) -> tuple[str, bool]:
     """Return the user's run id and whether the client already has its ``done``."""
     run = selectors.run_get(user=user, run_id=run_id)
     if after_seq > run.last_event_seq:
         raise InvalidInput(
-            f"Last-Event-ID {after_seq} is beyond the run's last event ({run.last_event_seq}).",
+            f"{source} {after_seq} is beyond the run's last event ({run.last_event_seq}).",
             code="invalid_last_event_id",
-            fields={"Last-Event-ID": ["Beyond the run's last event."]},
+            fields={source: ["Beyond the run's last event."]},
         )
     finished = after_seq > 0 and RunEvent.objects.filter(run=run, seq=after_seq, type=events.DONE).exists()
     return str(run.pk), finished
@@ -332,8 +333,8 @@ async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
     try:
         _method_check(request, "GET")
         user = await _authenticate(request)
-        after_seq = _last_event_id(request)
-        run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq)
+        after_seq, source = _last_event_id(request)
+        run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq, source=source)
     except DomainError as error:
         return error_response(error)
     return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished)

@@ -6,8 +6,9 @@ and the stub model server of the tests answering with zero latency. Figures:
 
 1. ``POST /api/agent/stream`` to ``done`` for a simple run (one model call) and
    a complex run (plan, three executors, synthesis: five calls), next to the
-   same model calls made through the bare ``openai`` SDK with no platform (the
-   floor: what the model calls alone cost on this machine).
+   engine alone (``execute_run`` called directly) and the same model calls
+   made through the bare ``openai`` SDK with no platform (the floor: what the
+   model calls alone cost on this machine).
 2. ``emit()`` to client latency, p50/p99, with 500 streams open on one run,
    held by a separate client process; and the memory and threads each idle
    stream costs the server process.
@@ -135,6 +136,19 @@ def sdk_floor(base_url: str, requests: list[dict], runs: int, *, complex_route: 
     return summary(totals)
 
 
+def engine_only(user, message: str, runs: int) -> dict:
+    """Time the engine alone (``execute_run`` in this thread): no HTTP, no stream, no runner."""
+    from agents import planner, services
+
+    totals = []
+    for _ in range(runs):
+        run, _ = services.run_start(user=user, message=message)
+        started = time.perf_counter()
+        planner.execute_run(run.pk)
+        totals.append((time.perf_counter() - started) * 1000)
+    return summary(totals)
+
+
 def bench_routes(server, stub, user) -> dict:
     client = server.client(user)
     results = {}
@@ -150,6 +164,7 @@ def bench_routes(server, stub, user) -> dict:
         results[route] = {
             "model_calls": calls,
             "platform": platform,
+            "engine_only_ms": engine_only(user, message, RUNS_PER_ROUTE),
             "bare_sdk_floor_ms": floor,
             "overhead_p50_ms": round(platform["to_done_ms"]["p50"] - floor["p50"], 2),
         }
@@ -229,6 +244,7 @@ def print_table(results: dict) -> None:
             )
         )
         rows.append((f"{route} run: first event", f"p50 {item['platform']['to_first_event_ms']['p50']} ms"))
+        rows.append((f"{route} run: engine alone (no HTTP)", f"p50 {item['engine_only_ms']['p50']} ms"))
         rows.append((f"{route} run: bare openai SDK floor", f"p50 {item['bare_sdk_floor_ms']['p50']} ms"))
     fanout = results["fanout"]
     latency = fanout["emit_to_client_ms"]

@@ -232,6 +232,14 @@ class LiveServer:
         return client
 
 
+def wait_until(condition, what: str, timeout: float = 5.0) -> None:
+    """Poll ``condition`` every 10 ms until it is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
 def wait_for_runs_to_finish(timeout: float = RUNS_FINISH_TIMEOUT) -> None:
     """Wait until the in-process runner has no run left; fail the test if it still has some."""
     current = runner.get_runner()

@@ -1,6 +1,5 @@
 """The runner: admission, execution in the pool, budget settling, heartbeat and the sweeper."""
 
-import time
 from datetime import timedelta
 from io import StringIO
 
@@ -12,6 +11,7 @@ from agents import limits, planner, runner
 from agents.exceptions import InvalidInput
 from agents.models import Run, RunEvent
 from tests.factories import make_run
+from tests.live_server import wait_until
 from tests.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,13 +44,6 @@ def thread_runner():
 
 def event_types(run) -> list[str]:
     return list(RunEvent.objects.filter(run=run).order_by("seq").values_list("type", flat=True))
-
-
-def wait_until(condition, what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def test_run_accept_stores_hands_over_and_joins_without_resubmitting(recording_runner, user):

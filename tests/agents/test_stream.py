@@ -19,7 +19,7 @@ from agents import bus, events, views
 from agents.bus import RedisBus
 from agents.models import Run, RunEvent
 from tests.factories import make_run
-from tests.live_server import parse_sse, wait_for_runs_to_finish
+from tests.live_server import parse_sse, wait_for_runs_to_finish, wait_until
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,13 +45,6 @@ def assert_contract_stream(body: str) -> list[dict]:
     assert len({event["run_id"] for event in found}) == 1
     assert len({event["session_id"] for event in found}) == 1
     return found
-
-
-def wait_until(condition, what: str, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        time.sleep(0.01)
 
 
 def stored_events(run_id: str) -> list[dict]:

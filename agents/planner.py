@@ -145,26 +145,10 @@ class RunExecution:
                     prompt_tokens=run.prompt_tokens,
                     completion_tokens=run.completion_tokens,
                 )
-        if error_code:
-            events.emit(run, events.ERROR, code=error_code, message=error_message, fatal=True)
-        if not services.run_finish(
+        if not services.run_end(
             run=run, status=status, assistant_message=message, error_code=error_code, error_message=error_message
         ):
             logger.warning("Run %s was finished by someone else (swept?); no second done", run.pk)
-            return
-        events.emit(
-            run,
-            events.DONE,
-            status=status,
-            message_id=str(message.pk) if message else None,
-            usage={
-                "prompt_tokens": run.prompt_tokens,
-                "completion_tokens": run.completion_tokens,
-                "total_tokens": run.total_tokens,
-                "llm_calls": run.llm_calls,
-            },
-            duration_ms=run.duration_ms,
-        )
 
     def announce(self, route: str, reason: str) -> None:
         """Record and emit the route once it is known (again only if it changes)."""

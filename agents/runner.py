@@ -36,8 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import events, limits, planner, services
-from .exceptions import RunGone
+from . import limits, planner, services
 from .models import Run
 
 logger = logging.getLogger(__name__)
@@ -241,27 +240,10 @@ def runs_sweep(*, timeout: float | None = None) -> list[str]:
     )
     swept = []
     for run in stale:
-        if not services.run_finish(
+        if not services.run_end(
             run=run, status=Run.Status.INTERRUPTED, error_code="interrupted", error_message=INTERRUPTED_MESSAGE
         ):
             continue  # its worker (or another sweeper) finished it first
-        try:
-            events.emit(run, events.ERROR, code="interrupted", message=INTERRUPTED_MESSAGE, fatal=True)
-            events.emit(
-                run,
-                events.DONE,
-                status=Run.Status.INTERRUPTED,
-                message_id=None,
-                usage={
-                    "prompt_tokens": run.prompt_tokens,
-                    "completion_tokens": run.completion_tokens,
-                    "total_tokens": run.total_tokens,
-                    "llm_calls": run.llm_calls,
-                },
-                duration_ms=run.duration_ms,
-            )
-        except RunGone:
-            continue  # deleted with its session meanwhile: nobody can stream it any more
         limits.budget_settle(user_id=run.user_id, run_id=str(run.pk), tokens_used=run.total_tokens)
         logger.warning("Run %s swept: no heartbeat for %.0f s", run.pk, timeout)
         swept.append(str(run.pk))

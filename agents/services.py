@@ -21,6 +21,7 @@ from sessions import selectors as session_selectors
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
 
+from . import events
 from .exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
 from .models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
 from .plans import PlanSpec
@@ -211,6 +212,42 @@ def run_finish(
     if updated:
         run.refresh_from_db()
     return bool(updated)
+
+
+def run_end(
+    *,
+    run: Run,
+    status: str,
+    assistant_message: Message | None = None,
+    error_code: str = "",
+    error_message: str = "",
+) -> bool:
+    """Finish an active run, then emit its last events: ``error`` (when there is one) and ``done``.
+
+    Only the first finisher (the engine, or a sweeper that found it dead)
+    speaks: when the run had already finished this returns False and emits
+    nothing, so ``done`` is always last and sent once.
+    """
+    if not run_finish(
+        run=run, status=status, assistant_message=assistant_message, error_code=error_code, error_message=error_message
+    ):
+        return False
+    if error_code:
+        events.emit(run, events.ERROR, code=error_code, message=error_message, fatal=True)
+    events.emit(
+        run,
+        events.DONE,
+        status=status,
+        message_id=str(assistant_message.pk) if assistant_message else None,
+        usage={
+            "prompt_tokens": run.prompt_tokens,
+            "completion_tokens": run.completion_tokens,
+            "total_tokens": run.total_tokens,
+            "llm_calls": run.llm_calls,
+        },
+        duration_ms=run.duration_ms,
+    )
+    return True
 
 
 def run_request_cancel(*, run: Run) -> Run:

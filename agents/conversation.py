@@ -220,9 +220,15 @@ class Conversation:
         return outcome
 
 
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are Python's json extensions, not JSON: stored in an event they would
+    # break the event store's JSON column (and any client's JSON.parse). Keep such text raw.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_arguments(arguments: str) -> Any:
     """Return a tool call's arguments as JSON when they parse, else the raw text (they are model output)."""
     try:
-        return json.loads(arguments) if arguments else {}
-    except (TypeError, ValueError):
+        return json.loads(arguments, parse_constant=_reject_constant) if arguments else {}
+    except (TypeError, ValueError, RecursionError):
         return arguments

@@ -104,7 +104,7 @@ def parse_plan(arguments: str) -> PlanSpec:
     """Return the plan in a create_plan call's arguments, or raise PlanInvalid with every problem found."""
     try:
         data = json.loads(arguments)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise PlanInvalid([f"arguments are not valid JSON ({exc})"]) from None
     if not isinstance(data, dict):
         raise PlanInvalid(["arguments must be a JSON object with objective and steps"])

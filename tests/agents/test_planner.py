@@ -143,6 +143,20 @@ def test_malformed_tool_arguments_go_back_to_the_model_as_an_error(user, stub_mo
     assert run.status == Run.Status.COMPLETED
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_constants_in_tool_arguments_do_not_crash_the_run(user, stub_model, constant):
+    # Python's json accepts NaN/Infinity, JSON (and the event store's JSON column) does not.
+    stub_model.queue(ToolCalls([("calculate", f'{{"expression": {constant}}}')]), Text("Could not compute it."))
+    run = run_message(user, "what is nan")
+    events = stored_events(run)
+    assert_well_formed(run, events)
+    call = next(event for event in events if event["type"] == "tool_call")
+    assert call["arguments"] == f'{{"expression": {constant}}}'  # kept as the raw text the model sent
+    result = next(event for event in events if event["type"] == "tool_result")
+    assert result["ok"] is False and result["error"]["code"] == "invalid_arguments"
+    assert run.status == Run.Status.COMPLETED
+
+
 def test_complex_route_events_in_order_and_everything_stored(user, stub_model):
     stub_model.responder = complex_responder()
     run = run_message(user, "compare tea and coffee")

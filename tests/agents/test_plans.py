@@ -62,3 +62,8 @@ def test_too_many_steps_is_refused(settings):
 )
 def test_malformed_plans_are_refused_with_a_reason(arguments, expected):
     assert expected in problems_of(arguments)
+
+
+def test_deeply_nested_arguments_are_an_invalid_plan_not_a_crash():
+    # Python's json recurses per nesting level; model output may nest past the recursion limit.
+    assert "not valid JSON" in problems_of('{"objective": ' + "[" * 100_000)

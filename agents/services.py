@@ -39,6 +39,16 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(meaningful, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _storable_text_problem(value: str) -> str | None:
+    """Say why a string cannot be stored as text in every supported database, or None."""
+    # PostgreSQL refuses NUL in text; a lone surrogate (valid in a JSON escape) encodes to no UTF-8.
+    if "\x00" in value:
+        return "Null characters are not allowed."
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        return "Surrogate characters are not allowed."
+    return None
+
+
 def run_validate_request(payload: Any) -> dict[str, Any]:
     """Validate the body of ``POST /api/agent/stream`` and return its clean fields.
 
@@ -59,6 +69,8 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
             errors["message"] = ["Must not be empty."]
         elif len(message) > settings.AGENT_MAX_MESSAGE_CHARS:
             errors["message"] = [f"Must be at most {settings.AGENT_MAX_MESSAGE_CHARS} characters."]
+        elif problem := _storable_text_problem(message):
+            errors["message"] = [problem]
 
     session_id = payload.get("session_id")
     if session_id is not None:
@@ -76,6 +88,8 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
             errors[name] = ["Must be a string or null."]
         elif isinstance(value, str) and len(value) > limit:
             errors[name] = [f"Must be at most {limit} characters."]
+        elif isinstance(value, str) and (problem := _storable_text_problem(value)):
+            errors[name] = [problem]
         else:
             clean[name] = value.strip() or None if isinstance(value, str) else None
 

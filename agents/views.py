@@ -270,7 +270,8 @@ def _json_body(request: HttpRequest) -> Any:
         return json.loads(request.body)
     except RequestDataTooBig:
         raise InvalidInput("The body is too large.", code="body_too_large") from None
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError both are
+    # JSONDecodeError and UnicodeDecodeError both are ValueErrors; json recurses per nesting level.
+    except (ValueError, RecursionError):
         raise InvalidInput("The body must be valid JSON.", code="invalid_json") from None
 
 

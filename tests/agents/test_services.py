@@ -71,6 +71,11 @@ def test_idempotency_key_expires_after_a_day(user):
         ({"message": "hi", "session_id": 7}, "session_id"),
         ({"message": "hi", "context_type": ["x"]}, "context_type"),
         ({"message": "hi", "entity_id": "e" * 300}, "entity_id"),
+        # PostgreSQL refuses NUL in text and no database encodes a lone surrogate: a 400, not a 500.
+        ({"message": "a\x00b"}, "message"),
+        ({"message": "a\ud800b"}, "message"),
+        ({"message": "hi", "context_type": "x\x00"}, "context_type"),
+        ({"message": "hi", "entity_id": "\udfff"}, "entity_id"),
     ],
 )
 def test_validate_request_names_the_bad_field(payload, field):

@@ -45,6 +45,9 @@ def refusal(stream) -> tuple[int, str]:
         (b'{"message": "hi", "session_id": 7}', "invalid_session_id", "session_id"),
         (b'{"message": "hi", "context_type": ["x"]}', "invalid_context_type", "context_type"),
         (b'{"message": "hi", "entity_id": {"a": 1}}', "invalid_entity_id", "entity_id"),
+        (b'{"message": "a\\u0000b"}', "invalid_message", "message"),
+        (b'{"message": "a\\ud800b"}', "invalid_message", "message"),
+        pytest.param(b'{"message": ' + b"[" * 100_000, "invalid_json", None, id="nested-past-recursion-limit"),
     ],
 )
 def test_invalid_body_answers_400_with_code_and_field(asgi_live_server, user, body, code, field):

@@ -235,6 +235,15 @@ def test_patch_refuses_a_body_that_is_not_an_object(api, user):
     assert_error(api.patch(f"/api/sessions/{session.pk}/", ["title"], format="json"), 400)
 
 
+def test_patch_refuses_json_nested_past_the_recursion_limit(api, user):
+    session = services.session_create(user=user, title="kept")
+    body = '{"title": ' + "[" * 100_000
+    error = assert_error(api.patch(f"/api/sessions/{session.pk}/", body, content_type="application/json"), 400)
+    assert error["code"] == "parse_error"
+    session.refresh_from_db()
+    assert session.title == "kept"
+
+
 def test_delete_removes_the_session_and_everything_on_it(api, user, other_user):
     run = make_run(user, "compare tea and coffee")
     plan = make_plan(run)

@@ -5,6 +5,7 @@ value fails at start with an ImproperlyConfigured that names the variable.
 https://docs.djangoproject.com/en/5.2/topics/settings/
 """
 
+import math
 import os
 import re
 import tempfile
@@ -59,6 +60,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(number):  # float() accepts "nan" and "inf"
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
     if number <= minimum:
         raise ImproperlyConfigured(f"{name} must be greater than {minimum}, got {number}")
     return number
@@ -67,7 +70,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
 def env_rate(name: str, default: str) -> str:
     """Return a django-ratelimit rate such as '20/m', checked for shape."""
     value = env_str(name, default)
-    if not re.fullmatch(r"[1-9]\d*/\d*[smhd]", value):
+    # A period of 0 (e.g. "20/0m") would divide by zero in django-ratelimit on the first request.
+    if not re.fullmatch(r"[1-9]\d*/([1-9]\d*)?[smhd]", value):
         raise ImproperlyConfigured(f"{name} must look like '20/m' (count/s|m|h|d), got {value!r}")
     return value
 

@@ -5,10 +5,8 @@ run, no rate count, no model call.
 """
 
 import threading
-import time
 import uuid
 
-import django_ratelimit.core
 import pytest
 
 from agents import limits, services
@@ -145,20 +143,6 @@ def test_second_message_on_a_busy_session_answers_409_with_the_active_run(stub_m
     assert_nothing_stored(user, runs=1, messages=2)  # the first message and its answer
     with client.send("now it is free", session_id=session_event["session_id"]) as stream:
         assert stream.status_code == 200 and stream.events()[-1]["type"] == "done"
-
-
-@pytest.fixture
-def frozen_rate_window(monkeypatch):
-    """Freeze django-ratelimit's clock so 21 requests cannot straddle two fixed windows."""
-
-    class FrozenTime:
-        now = time.time()
-
-        @classmethod
-        def time(cls):
-            return cls.now
-
-    monkeypatch.setattr(django_ratelimit.core, "time", FrozenTime)
 
 
 def test_21st_message_in_a_minute_answers_429_and_other_users_are_unaffected(

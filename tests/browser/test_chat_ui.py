@@ -232,14 +232,15 @@ def test_dropped_connection_reconnects_after_the_last_event(open_browser, user, 
     assert int(page.locator(".run").get_attribute("data-last-seq")) == Run.objects.get(user=user).last_event_seq
 
 
-def test_rate_limit_is_explained_and_the_text_kept(open_browser, user, offline_model, settings):
+def test_rate_limit_is_explained_and_the_text_kept(open_browser, user, offline_model, settings, frozen_rate_window):
     settings.AGENT_RATE_LIMIT = "1/m"
     ui = open_browser()
     page = ui.page
     ui.login(user.username)
     page.fill("#message", "hello there")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".run[data-status]")
+    page.wait_for_selector(".run[data-status=completed]")
+    page.wait_for_selector("#app:not(.is-running)")  # the composer is free again
 
     page.fill("#message", "one more, please")
     page.keyboard.press("Enter")

@@ -27,7 +27,7 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
 	@echo "Open http://$(HOST):$(PORT)/ and sign in with the demo account above."
-	$(VENV)/bin/uvicorn agents_platform.asgi:application --host $(HOST) --port $(PORT) --no-access-log --timeout-graceful-shutdown 5
+	$(VENV)/bin/uvicorn agents_platform.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --timeout-graceful-shutdown 5
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,6 +1,6 @@
 """Project-level views: health."""
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
@@ -37,6 +37,6 @@ def healthz(request):
         "database": database,
         "database_vendor": connection.vendor,
         "cache": cache_state,
-        "cache_backend": cache.__class__.__name__,
+        "cache_backend": caches["default"].__class__.__name__,
     }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -12,6 +12,7 @@ def test_healthz_reports_database_and_cache(client):
     assert body["status"] == "ok"
     assert body["database"] == "ok"
     assert body["cache"] == "ok"
+    assert body["cache_backend"] in {"LocMemCache", "RedisCache"}
 
 
 def test_healthz_reports_a_broken_cache(client, monkeypatch):

@@ -60,3 +60,18 @@ def user(make_user):
 @pytest.fixture
 def other_user(make_user):
     return make_user("mallory")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """Stop the runner's heartbeat/sweeper thread before the test database is destroyed.
+
+    Requests and runs start that thread lazily (``runner.start_maintenance``);
+    left running, it outlives the test database and logs "no such table" on its
+    next beat (recreating an empty SQLite file as it connects). Overriding
+    pytest-django's fixture orders the stop before its teardown.
+    """
+    yield
+    from agents import runner
+
+    runner.stop_maintenance()

@@ -237,6 +237,13 @@ def _broken(attempt: _Attempt, message: str, *, code: str = "stream_broken") -> 
     return LLMError(message, code=code, retryable=not attempt.delivered)
 
 
+def _storable(text: str | None) -> str | None:
+    """Return model text without what no database stores: NUL (PostgreSQL) and lone surrogates (UTF-8)."""
+    if not text or (text.isascii() and "\x00" not in text):
+        return text  # the common case, without a copy
+    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+
+
 def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None) -> None:
     if chunk.model:
         attempt.model = chunk.model
@@ -249,7 +256,7 @@ def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None
             continue
         delta = choice.delta
         if delta is not None:
-            text = delta.content or delta.refusal
+            text = _storable(delta.content or delta.refusal)
             if text:
                 attempt.parts.append(text)
                 attempt.delivered = True

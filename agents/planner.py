@@ -134,17 +134,25 @@ class RunExecution:
         if self.cancel.gone:
             raise RunGone()
         message = None
-        if self.answer is not None:
-            self.answer.flush()
-            if self.answer.text.strip():
-                run.refresh_from_db(fields=["prompt_tokens", "completion_tokens"])
-                message = session_services.message_create(
-                    session=run.session,
-                    role=Message.Role.ASSISTANT,
-                    content=self.answer.text,
-                    prompt_tokens=run.prompt_tokens,
-                    completion_tokens=run.completion_tokens,
-                )
+        try:
+            if self.answer is not None:
+                self.answer.flush()
+                if self.answer.text.strip():
+                    run.refresh_from_db(fields=["prompt_tokens", "completion_tokens"])
+                    message = session_services.message_create(
+                        session=run.session,
+                        role=Message.Role.ASSISTANT,
+                        content=self.answer.text,
+                        prompt_tokens=run.prompt_tokens,
+                        completion_tokens=run.completion_tokens,
+                    )
+        except Exception:
+            # The run must still end with `done`; left active, it would wait for the sweeper.
+            if not Run.objects.filter(pk=run.pk).exists():
+                raise RunGone() from None
+            logger.exception("Run %s: the answer could not be stored", run.pk)
+            status, error_code, error_message = Run.Status.FAILED, "internal_error", "The answer could not be stored."
+            message = None
         if not services.run_end(
             run=run, status=status, assistant_message=message, error_code=error_code, error_message=error_message
         ):

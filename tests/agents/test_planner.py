@@ -157,6 +157,38 @@ def test_non_json_constants_in_tool_arguments_do_not_crash_the_run(user, stub_mo
     assert run.status == Run.Status.COMPLETED
 
 
+@pytest.mark.parametrize(("sent", "stored"), [("a\x00b", "ab"), ("a\ud800b", "a?b")])
+def test_answer_text_no_database_can_store_is_cleaned_not_fatal(user, stub_model, sent, stored):
+    # NUL breaks PostgreSQL text and jsonb; a lone surrogate (a valid JSON escape) has no UTF-8 form.
+    stub_model.queue(Text(sent))
+    run = run_message(user, "say something odd")
+    events = stored_events(run)
+    assert_well_formed(run, events)
+    assert answer_text(events) == stored
+    assert run.status == Run.Status.COMPLETED
+    assert Message.objects.get(pk=events[-1]["message_id"]).content == stored
+
+
+def test_an_answer_that_cannot_be_stored_still_ends_the_run_with_done(user, stub_model, monkeypatch):
+    from sessions import services as session_services
+
+    def broken_message_create(**kwargs):
+        if kwargs["role"] == Message.Role.ASSISTANT:
+            raise RuntimeError("the database refused the answer")
+        return real_message_create(**kwargs)
+
+    real_message_create = session_services.message_create
+    monkeypatch.setattr(session_services, "message_create", broken_message_create)
+    stub_model.queue(Text("An answer."))
+    run = run_message(user, "hi")
+    events = stored_events(run)
+    assert_well_formed(run, events)
+    assert types(events)[-2:] == ["error", "done"]
+    assert events[-2]["code"] == "internal_error" and events[-2]["fatal"] is True
+    assert events[-1]["status"] == "failed" and events[-1]["message_id"] is None
+    assert run.status == Run.Status.FAILED
+
+
 def test_complex_route_events_in_order_and_everything_stored(user, stub_model):
     stub_model.responder = complex_responder()
     run = run_message(user, "compare tea and coffee")

@@ -44,7 +44,7 @@ class RunDetailApi(APIView):
             Prefetch(
                 "plan__steps",
                 queryset=PlanStep.objects.order_by("position").prefetch_related(
-                    Prefetch("depends_on", queryset=PlanStep.objects.only("id", "key"))
+                    Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
                 ),
             ),
             Prefetch("executions", queryset=Execution.objects.order_by("started_at")),

@@ -50,8 +50,13 @@ TYPES = frozenset(
 RESERVED_FIELDS = frozenset({"type", "run_id", "session_id", "seq", "ts"})
 
 
-def emit(run: Run | uuid.UUID | str, type: str, **fields: Any) -> RunEvent:
-    """Store the run's next event and, after commit, wake its listeners."""
+def emit(run: Run | uuid.UUID | str, type: str, *, closing: bool = False, **fields: Any) -> RunEvent:
+    """Store the run's next event and, after commit, wake its listeners.
+
+    Once a run has finished, only its closing events (``error`` and ``done``
+    from ``run_end``, ``closing=True``) may be stored: agent code still going
+    after a sweeper ended its run gets RunGone and stops, so ``done`` stays last.
+    """
     if type not in TYPES:
         raise ValueError(f"Unknown event type {type!r}")
     clash = RESERVED_FIELDS.intersection(fields)
@@ -60,9 +65,11 @@ def emit(run: Run | uuid.UUID | str, type: str, **fields: Any) -> RunEvent:
     run_id = run.pk if isinstance(run, Run) else run
     with transaction.atomic():
         try:
-            locked = Run.objects.select_for_update().only("id", "session_id", "last_event_seq").get(pk=run_id)
+            locked = Run.objects.select_for_update().only("id", "session_id", "status", "last_event_seq").get(pk=run_id)
         except Run.DoesNotExist:
             raise RunGone(f"Run {run_id} no longer exists") from None
+        if not closing and locked.status not in Run.ACTIVE_STATUSES:
+            raise RunGone(f"Run {run_id} already finished ({locked.status})")
         seq = locked.last_event_seq + 1
         data = {
             "type": type,

@@ -49,7 +49,7 @@ class RunCancelled(Exception):
 
 
 class RunGone(RunCancelled):
-    """The run's row is gone (its session was deleted while it ran): stop, there is nowhere to write."""
+    """The run is gone (deleted with its session) or finished elsewhere (swept): stop, write nothing more."""
 
 
 class RunLimitExceeded(DomainError):

@@ -102,8 +102,9 @@ class Run(models.Model):
 
     @property
     def duration_ms(self) -> int | None:
-        if self.started_at and self.finished_at:
-            return int((self.finished_at - self.started_at).total_seconds() * 1000)
+        """Milliseconds from start (or, for a run that never started, from creation) to finish."""
+        if self.finished_at:
+            return int((self.finished_at - (self.started_at or self.created_at)).total_seconds() * 1000)
         return None
 
 

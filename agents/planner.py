@@ -74,7 +74,7 @@ def execute_run(run_id) -> None:
             return
         RunExecution(run).execute()
     except RunGone:
-        logger.info("Run %s was deleted while it ran; stopped", run_id)
+        logger.info("Run %s was deleted or finished elsewhere while it ran; stopped", run_id)
     except Exception:
         logger.exception("Run %s could not be finished", run_id)
     finally:

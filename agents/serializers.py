@@ -26,7 +26,9 @@ class RunErrorSerializer(serializers.Serializer):
 
 
 class PlanStepSerializer(serializers.ModelSerializer):
-    depends_on = serializers.SerializerMethodField(help_text="Keys of the steps this one waits for.")
+    depends_on = serializers.SerializerMethodField(
+        help_text="Ids of the steps this one waits for (as in plan_created)."
+    )
 
     class Meta:
         model = PlanStep
@@ -34,8 +36,8 @@ class PlanStepSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_depends_on(self, step: PlanStep) -> list[str]:
-        # Sorted in Python: the keys come from the prefetch, a query per step otherwise.
-        return sorted(dependency.key for dependency in step.depends_on.all())
+        # Ordered in Python: the steps come from the prefetch, a query per step otherwise.
+        return [str(dependency.pk) for dependency in sorted(step.depends_on.all(), key=lambda dep: dep.position)]
 
 
 class PlanSerializer(serializers.ModelSerializer):

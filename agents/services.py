@@ -247,10 +247,11 @@ def run_end(
     ):
         return False
     if error_code:
-        events.emit(run, events.ERROR, code=error_code, message=error_message, fatal=True)
+        events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
     events.emit(
         run,
         events.DONE,
+        closing=True,
         status=status,
         message_id=str(assistant_message.pk) if assistant_message else None,
         usage={

@@ -76,6 +76,11 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
+def redact_url(value: str) -> str:
+    """Return the URL with any user and password replaced, for error messages that end up in logs."""
+    return re.sub(r"(?<=://)[^/@]*@", "***@", value)
+
+
 def env_url(name: str, default: str | None, schemes: set[str]) -> str | None:
     """Return a URL whose scheme is one of schemes."""
     value = env_str(name, default)
@@ -84,7 +89,7 @@ def env_url(name: str, default: str | None, schemes: set[str]) -> str | None:
     parsed = urlparse(value)
     if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
         allowed = ", ".join(sorted(schemes))
-        raise ImproperlyConfigured(f"{name} must be a URL with scheme {allowed}, got {value!r}")
+        raise ImproperlyConfigured(f"{name} must be a URL with scheme {allowed}, got {redact_url(value)!r}")
     return value
 
 
@@ -160,9 +165,9 @@ DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 try:
     _database = dj_database_url.parse(DATABASE_URL)
 except Exception as exc:  # dj-database-url raises several types for a bad URL
-    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {redact_url(str(exc))}") from None
 if not _database.get("ENGINE"):
-    raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {DATABASE_URL!r}")
+    raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {redact_url(DATABASE_URL)!r}")
 
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers (streams) run while a writer (the engine) writes;

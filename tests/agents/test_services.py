@@ -135,3 +135,24 @@ def test_selectors_never_return_other_users_rows(user, other_user):
     assert selectors.memory_list(user=user, query="secret") == []
     assert not services.memory_delete(user=user, memory_id=Memory.objects.get(user=other_user).pk)
     assert Memory.objects.filter(user=other_user).exists()
+
+
+def test_emit_refuses_events_after_the_run_finished_except_closing_ones(user):
+    from agents.exceptions import RunGone
+
+    run = make_run(user)
+    events.emit(run, events.SESSION, session={})
+    assert services.run_end(run=run, status=Run.Status.INTERRUPTED, error_code="interrupted", error_message="gone")
+    with pytest.raises(RunGone):
+        events.emit(run, events.TEXT, delta="late", agent_id="a")
+    stored = list(RunEvent.objects.filter(run=run).values_list("type", flat=True))
+    assert stored == ["session", "error", "done"]
+    assert not services.run_end(run=run, status=Run.Status.FAILED, error_code="late", error_message="x")
+    assert RunEvent.objects.filter(run=run).count() == 3
+
+
+def test_duration_of_a_run_that_never_started_counts_from_creation(user):
+    run = make_run(user)
+    services.run_finish(run=run, status=Run.Status.INTERRUPTED)
+    run.refresh_from_db()
+    assert run.started_at is None and run.duration_ms is not None and run.duration_ms >= 0

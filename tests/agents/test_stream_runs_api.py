@@ -53,10 +53,11 @@ def test_run_detail_shows_plan_steps_executions_usage_and_timings(stub_model, ap
 
     steps = body["plan"]["steps"]
     assert body["plan"]["objective"] == "Compare"
+    ids = {step["key"]: step["id"] for step in steps}
     assert [(step["key"], step["depends_on"], step["status"]) for step in steps] == [
         ("x", [], "completed"),
         ("y", [], "completed"),
-        ("r", ["x", "y"], "completed"),
+        ("r", [ids["x"], ids["y"]], "completed"),
     ]
     assert set(steps[0]) == {
         "id", "key", "title", "instructions", "depends_on", "status", "result", "started_at", "finished_at",

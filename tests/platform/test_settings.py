@@ -56,3 +56,10 @@ def test_debug_off_requires_secret_key():
 def test_defaults_start_cleanly():
     result = start_with()
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("name", ["DATABASE_URL", "REDIS_URL"])
+def test_bad_url_error_does_not_print_the_password(name):
+    result = start_with(**{name: "nosuch://admin:hunter2secret@db.internal:5432/x"})
+    assert result.returncode != 0 and name in result.stderr
+    assert "hunter2secret" not in result.stderr

@@ -16,6 +16,7 @@ from typing import Any
 from . import events, llm, services
 from .exceptions import RunCancelled, RunGone
 from .models import Agent, AgentMessage, Run
+from .storable import load_json
 from .tools import ToolContext, ToolOutcome, dispatch
 
 # How often the cancel flag is read from the database at most: a check per
@@ -220,15 +221,9 @@ class Conversation:
         return outcome
 
 
-def _reject_constant(name: str) -> Any:
-    # NaN and Infinity are Python's json extensions, not JSON: stored in an event they would
-    # break the event store's JSON column (and any client's JSON.parse). Keep such text raw.
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_arguments(arguments: str) -> Any:
-    """Return a tool call's arguments as JSON when they parse, else the raw text (they are model output)."""
+    """Return a tool call's arguments as JSON when they parse and can be stored, else the raw text (model output)."""
     try:
-        return json.loads(arguments, parse_constant=_reject_constant) if arguments else {}
+        return load_json(arguments) if arguments else {}
     except (TypeError, ValueError, RecursionError):
         return arguments

@@ -21,6 +21,7 @@ import openai
 from django.conf import settings
 
 from .exceptions import LLMError, RunCancelled
+from .storable import storable
 
 logger = logging.getLogger(__name__)
 
@@ -237,13 +238,6 @@ def _broken(attempt: _Attempt, message: str, *, code: str = "stream_broken") -> 
     return LLMError(message, code=code, retryable=not attempt.delivered)
 
 
-def _storable(text: str | None) -> str | None:
-    """Return model text without what no database stores: NUL (PostgreSQL) and lone surrogates (UTF-8)."""
-    if not text or (text.isascii() and "\x00" not in text):
-        return text  # the common case, without a copy
-    return text.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-
-
 def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None) -> None:
     if chunk.model:
         attempt.model = chunk.model
@@ -256,7 +250,7 @@ def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None
             continue
         delta = choice.delta
         if delta is not None:
-            text = _storable(delta.content or delta.refusal)
+            text = storable(delta.content or delta.refusal)
             if text:
                 attempt.parts.append(text)
                 attempt.delivered = True
@@ -270,9 +264,9 @@ def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None
                 if fragment.function is not None:
                     # The name arrives whole in one fragment; some servers repeat it.
                     if fragment.function.name and not slot["name"]:
-                        slot["name"] = fragment.function.name
+                        slot["name"] = storable(fragment.function.name)
                     if fragment.function.arguments:
-                        slot["args"].append(fragment.function.arguments)
+                        slot["args"].append(storable(fragment.function.arguments))
         if choice.finish_reason:
             attempt.finish_reason = choice.finish_reason
 

@@ -6,10 +6,11 @@ object with unique step ids, dependencies on known steps, no cycle, and
 tool error naming every problem, so it can fix the plan.
 """
 
-import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
+
+from .storable import load_json
 
 STEP_ID_MAX_CHARS = 64
 TITLE_MAX_CHARS = 300
@@ -103,7 +104,7 @@ def _find_cycle(steps: list[StepSpec]) -> list[str] | None:
 def parse_plan(arguments: str) -> PlanSpec:
     """Return the plan in a create_plan call's arguments, or raise PlanInvalid with every problem found."""
     try:
-        data = json.loads(arguments)
+        data = load_json(arguments)
     except (TypeError, ValueError, RecursionError) as exc:
         raise PlanInvalid([f"arguments are not valid JSON ({exc})"]) from None
     if not isinstance(data, dict):

@@ -25,6 +25,7 @@ from . import events
 from .exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
 from .models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
 from .plans import PlanSpec
+from .storable import unstorable_reason
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CONTEXT_TYPE_MAX_CHARS = 64
@@ -37,16 +38,6 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
     """Return the SHA-256 of a request body's meaningful fields, for Idempotency-Key checks."""
     meaningful = {key: payload.get(key) for key in ("message", "session_id", "context_type", "entity_id")}
     return hashlib.sha256(json.dumps(meaningful, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _storable_text_problem(value: str) -> str | None:
-    """Say why a string cannot be stored as text in every supported database, or None."""
-    # PostgreSQL refuses NUL in text; a lone surrogate (valid in a JSON escape) encodes to no UTF-8.
-    if "\x00" in value:
-        return "Null characters are not allowed."
-    if any("\ud800" <= char <= "\udfff" for char in value):
-        return "Surrogate characters are not allowed."
-    return None
 
 
 def run_validate_request(payload: Any) -> dict[str, Any]:
@@ -69,7 +60,7 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
             errors["message"] = ["Must not be empty."]
         elif len(message) > settings.AGENT_MAX_MESSAGE_CHARS:
             errors["message"] = [f"Must be at most {settings.AGENT_MAX_MESSAGE_CHARS} characters."]
-        elif problem := _storable_text_problem(message):
+        elif problem := unstorable_reason(message):
             errors["message"] = [problem]
 
     session_id = payload.get("session_id")
@@ -88,7 +79,7 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
             errors[name] = ["Must be a string or null."]
         elif isinstance(value, str) and len(value) > limit:
             errors[name] = [f"Must be at most {limit} characters."]
-        elif isinstance(value, str) and (problem := _storable_text_problem(value)):
+        elif isinstance(value, str) and (problem := unstorable_reason(value)):
             errors[name] = [problem]
         else:
             clean[name] = value.strip() or None if isinstance(value, str) else None

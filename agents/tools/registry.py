@@ -64,6 +64,8 @@ from django.db import transaction
 
 from agents_platform.errors import DomainError
 
+from ..storable import load_json
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
@@ -345,10 +347,6 @@ def _shorten(text: str, limit: int = 64) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def _object_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
@@ -367,7 +365,7 @@ def _load_json_object(arguments: str) -> dict[str, Any]:
         # Models send "" for a call without arguments.
         return {}
     try:
-        values = json.loads(arguments, parse_constant=_reject_constant, object_pairs_hook=_object_without_duplicates)
+        values = load_json(arguments, object_pairs_hook=_object_without_duplicates)
     except (ValueError, RecursionError) as exc:
         raise InvalidArguments(f"Arguments are not valid JSON: {_shorten(str(exc), 200)}.") from None
     if not isinstance(values, dict):

@@ -157,6 +157,22 @@ def test_non_json_constants_in_tool_arguments_do_not_crash_the_run(user, stub_mo
     assert run.status == Run.Status.COMPLETED
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    ['{"expression": "1\\u0000+1"}', '{"expression": "1\\ud800+1"}', '{"expression": "1\x00+1"}'],
+)
+def test_tool_arguments_no_database_can_store_do_not_crash_the_run(user, stub_model, arguments):
+    # Escapes that decode to NUL or a lone surrogate, and a raw NUL (invalid JSON) the gateway strips.
+    stub_model.queue(ToolCalls([("calculate", arguments)]), Text("Could not compute it."))
+    run = run_message(user, "what is 1+1")
+    events = stored_events(run)
+    assert_well_formed(run, events)
+    assert run.status == Run.Status.COMPLETED
+    call = next(event for event in events if event["type"] == "tool_call")
+    assert "\x00" not in json.dumps(call["arguments"], ensure_ascii=False)
+    assert AgentMessage.objects.filter(run=run, role="tool").count() == 1
+
+
 @pytest.mark.parametrize(("sent", "stored"), [("a\x00b", "ab"), ("a\ud800b", "a?b")])
 def test_answer_text_no_database_can_store_is_cleaned_not_fatal(user, stub_model, sent, stored):
     # NUL breaks PostgreSQL text and jsonb; a lone surrogate (a valid JSON escape) has no UTF-8 form.

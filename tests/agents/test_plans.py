@@ -67,3 +67,10 @@ def test_malformed_plans_are_refused_with_a_reason(arguments, expected):
 def test_deeply_nested_arguments_are_an_invalid_plan_not_a_crash():
     # Python's json recurses per nesting level; model output may nest past the recursion limit.
     assert "not valid JSON" in problems_of('{"objective": ' + "[" * 100_000)
+
+
+@pytest.mark.parametrize("character", ["\x00", "\ud800"])
+def test_plan_text_no_database_can_store_is_an_invalid_plan(character):
+    arguments = plan(step("a", title=f"bad{character}title"))  # json.dumps writes it as a \u escape
+    assert "\\u" in arguments
+    assert "no database stores" in problems_of(arguments)

@@ -332,6 +332,8 @@ def test_project_tool_added_with_the_decorator_is_offered_and_dispatched(planner
         ('{"query": "a", "query": "b"}', "duplicate key 'query'"),
         ('{"query": "' + "a" * 70_000 + '"}', "longer than"),
         ("[" * 5000 + "]" * 5000, "not valid JSON"),
+        ('{"query": "a\\u0000b"}', "no database stores"),
+        ('{"query": "a", "tags": ["\\udc00"]}', "no database stores"),
     ],
 )
 def test_bad_arguments_are_refused_without_calling_the_tool(local, spy_tool, planner_ctx, arguments, mentions):

@@ -38,7 +38,14 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from agents_platform.errors import DomainError, InvalidInput, NotAuthenticated, error_response
+from agents_platform.errors import (
+    DomainError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotAuthenticated,
+    PermissionDenied,
+    error_response,
+)
 
 from . import bus, events, runner, selectors
 from .models import Run, RunEvent
@@ -52,18 +59,6 @@ EVENT_BATCH = 500
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 LAST_EVENT_ID = re.compile(r"\d{1,10}")
-
-
-class CsrfFailed(DomainError):
-    code = "permission_denied"
-    status = 403
-    message = "CSRF Failed."
-
-
-class MethodNotAllowed(DomainError):
-    code = "method_not_allowed"
-    status = 405
-    message = "Method not allowed."
 
 
 def _give_back_connections() -> None:
@@ -130,7 +125,7 @@ async def _authenticate(request: HttpRequest) -> AbstractBaseUser:
     if request.method not in SAFE_METHODS:
         reason = _csrf_failure(request)
         if reason:
-            raise CsrfFailed(f"CSRF Failed: {reason}")
+            raise PermissionDenied(f"CSRF Failed: {reason}")
     return user
 
 

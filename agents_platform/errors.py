@@ -57,10 +57,22 @@ class NotAuthenticated(DomainError):
     message = "Authentication credentials were not provided or are invalid."
 
 
+class PermissionDenied(DomainError):
+    code = "permission_denied"  # the code DRF gives its own 403s, CSRF failures included
+    status = 403
+    message = "You do not have permission to perform this action."
+
+
 class NotFound(DomainError):
     code = "not_found"
     status = 404
     message = "Not found."
+
+
+class MethodNotAllowed(DomainError):
+    code = "method_not_allowed"
+    status = 405
+    message = "Method not allowed."
 
 
 class Conflict(DomainError):

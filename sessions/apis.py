@@ -15,18 +15,11 @@ from rest_framework.views import APIView
 from agents_platform.schema import error_responses
 
 from . import selectors, services
-from .models import ChatSession
 from .serializers import MessageSerializer, SessionSerializer, SessionUpdateSerializer
 
 SESSION_ID = OpenApiParameter(
     "session_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The session's id (one of yours)."
 )
-
-
-def _session_with_usage(*, user, session_id) -> ChatSession:
-    """Return the user's session annotated like the list's items (404 when it is not theirs)."""
-    session = selectors.session_get(user=user, session_id=session_id)
-    return selectors.session_list(user=user).get(pk=session.pk)
 
 
 @extend_schema(tags=["sessions"], responses={200: SessionSerializer(many=True), **error_responses(401)})
@@ -45,7 +38,7 @@ class SessionDetailApi(APIView):
 
     @extend_schema(responses={200: SessionSerializer, **error_responses(401, 404)})
     def get(self, request, session_id: str):
-        session = _session_with_usage(user=request.user, session_id=session_id)
+        session = selectors.session_get(user=request.user, session_id=session_id, with_usage=True)
         return Response(SessionSerializer(session).data)
 
     @extend_schema(
@@ -59,7 +52,7 @@ class SessionDetailApi(APIView):
         update.is_valid(raise_exception=True)
         if "title" in update.validated_data:
             services.session_rename(session=session, title=update.validated_data["title"])
-        session = _session_with_usage(user=request.user, session_id=session.pk)
+        session = selectors.session_get(user=request.user, session_id=session.pk, with_usage=True)
         return Response(SessionSerializer(session).data)
 
     @extend_schema(

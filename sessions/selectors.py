@@ -24,10 +24,14 @@ def session_list(*, user: AbstractBaseUser) -> QuerySet[ChatSession]:
     )
 
 
-def session_get(*, user: AbstractBaseUser, session_id: uuid.UUID | str) -> ChatSession:
-    """Return the user's session, or raise NotFound (also for another user's id)."""
+def session_get(*, user: AbstractBaseUser, session_id: uuid.UUID | str, with_usage: bool = False) -> ChatSession:
+    """Return the user's session, or raise NotFound (also for another user's id).
+
+    ``with_usage`` annotates it like ``session_list``'s items, in the same one query.
+    """
+    sessions = session_list(user=user) if with_usage else ChatSession.objects.filter(user=user)
     try:
-        return ChatSession.objects.get(pk=session_id, user=user)
+        return sessions.get(pk=session_id)
     except (ChatSession.DoesNotExist, ValidationError, ValueError, TypeError):
         # A malformed id is as unknown as another user's: the same 404.
         raise NotFound("Session not found.", code="session_not_found") from None

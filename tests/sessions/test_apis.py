@@ -313,3 +313,17 @@ def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     assert finished["assistant_message_id"] == str(answer.pk)
     assert "idempotency_key" not in active and "request_hash" not in active and "user" not in active
     assert "worker" not in active and "reserved_tokens" not in active
+
+
+def test_session_detail_is_one_query_with_its_usage(user, django_assert_num_queries):
+    from rest_framework.test import APIClient
+
+    from sessions import services
+
+    session = services.session_create(user=user, title="t")
+    services.message_create(session=session, role="user", content="hi", prompt_tokens=3, completion_tokens=4)
+    client = APIClient()
+    client.force_authenticate(user)
+    with django_assert_num_queries(1):
+        body = client.get(f"/api/sessions/{session.pk}/").json()
+    assert (body["message_count"], body["total_tokens"]) == (1, 7)

@@ -20,7 +20,9 @@ from .selectors import run_list_for_session
 class RunSummarySerializer(serializers.ModelSerializer):
     """A run as its owner sees it in a session's history."""
 
-    duration_ms = serializers.IntegerField(read_only=True, allow_null=True, help_text="Started to finished, if both.")
+    duration_ms = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Start (or creation) to finish; null while active."
+    )
     is_active = serializers.BooleanField(read_only=True, help_text="Queued or running: its stream can be joined.")
     user_message_id = serializers.UUIDField(read_only=True, help_text="The user's message this run answers.")
     assistant_message_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The answer, once stored.")

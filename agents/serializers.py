@@ -17,7 +17,9 @@ class RunTimingsSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
-    duration_ms = serializers.IntegerField(allow_null=True, help_text="Started to finished, once both are known.")
+    duration_ms = serializers.IntegerField(
+        allow_null=True, help_text="Start (or creation) to finish; null while active."
+    )
 
 
 class RunErrorSerializer(serializers.Serializer):

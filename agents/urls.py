@@ -6,7 +6,8 @@ selector and answers the contract's JSON 404, not Django's HTML one.
 
 from django.urls import path
 
-from . import apis, views
+from agents.http import runs as apis
+from agents.http import streams as views
 
 app_name = "agents"
 

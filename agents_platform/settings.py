@@ -249,7 +249,7 @@ AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimu
 AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
 AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
 # Who executes runs: "thread" (a pool in the web process) or the dotted path of
-# a class with the agents.runner.Runner protocol (e.g. a Celery-backed one).
+# a class with the agents.runtime.runner.Runner protocol (e.g. a Celery-backed one).
 AGENT_RUNNER = env_str("AGENT_RUNNER", "thread")
 if AGENT_RUNNER != "thread" and "." not in AGENT_RUNNER:
     raise ImproperlyConfigured(f"AGENT_RUNNER must be 'thread' or a dotted class path, got {AGENT_RUNNER!r}")
@@ -343,6 +343,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # httpx2 logs every model request at INFO; agents.llm logs what matters (retries).
+    # httpx2 logs every model request at INFO; agents.llm.gateway logs what matters (retries).
     "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx2": {"level": "WARNING"}},
 }

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from agents.history_apis import SessionRunListApi
+from agents.http.history import SessionRunListApi
 from sessions.views import chat
 
 from . import views

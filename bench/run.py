@@ -138,7 +138,8 @@ def sdk_floor(base_url: str, requests: list[dict], runs: int, *, complex_route: 
 
 def engine_only(user, message: str, runs: int) -> dict:
     """Time the engine alone (``execute_run`` in this thread): no HTTP, no stream, no runner."""
-    from agents import planner, services
+    from agents.engine import planner
+    from agents.runs import services
 
     totals = []
     for _ in range(runs):
@@ -180,7 +181,10 @@ def wait_for(condition, what: str, timeout: float) -> None:
 
 
 def bench_fanout(server, user, token: str) -> dict:
-    from agents import bus, events, services, views
+    from agents import events
+    from agents.events import bus
+    from agents.http import streams as views
+    from agents.runs import services
 
     run, _ = services.run_start(user=user, message="fan-out")  # queued, never executed: only the bench emits
     events.emit(run, events.SESSION, session={"id": str(run.session_id)})
@@ -210,8 +214,9 @@ def bench_fanout(server, user, token: str) -> dict:
 
 
 def bench_replay(server, user) -> dict:
-    from agents import events, services
+    from agents import events
     from agents.models import Run
+    from agents.runs import services
 
     run, _ = services.run_start(user=user, message="a long run")
     started = time.perf_counter()
@@ -269,7 +274,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from rest_framework.authtoken.models import Token
 
-    from agents import llm
+    from agents.llm import gateway as llm
     from tests.live_server import LiveServer
     from tests.stub_model import StubModel
 

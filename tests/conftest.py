@@ -72,6 +72,6 @@ def django_db_setup(django_db_setup):
     pytest-django's fixture orders the stop before its teardown.
     """
     yield
-    from agents import runner
+    from agents.runtime import runner
 
     runner.stop_maintenance()

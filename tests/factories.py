@@ -1,7 +1,7 @@
 """Small builders of stored objects for tests."""
 
-from agents import services
 from agents.models import Agent, Plan, PlanStep, Run
+from agents.runs import services
 
 
 def make_run(user, message: str = "hello", session_id=None) -> Run:

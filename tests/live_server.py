@@ -44,7 +44,7 @@ from django.test import Client as DjangoClient
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 
-from agents import runner
+from agents.runtime import runner
 
 FRAME_RE = re.compile(r"id: (?P<id>\d+)\ndata: (?P<data>[^\n]*)")
 COMMENT_RE = re.compile(r":(?P<comment>[^\n]*)")

@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agents.offline import count_prompt_tokens, count_tokens
+from agents.llm.offline import count_prompt_tokens, count_tokens
 
 Usage = tuple[int, int] | str | None  # (prompt, completion), "auto" (counted), or None (no usage chunk)
 
@@ -479,7 +479,7 @@ def stub_model(settings, monkeypatch):
     Retry backoff is cut to milliseconds so error scripts stay fast. A
     responder that raised fails the test at teardown.
     """
-    from agents import llm
+    from agents.llm import gateway as llm
 
     stub = StubModel().start()
     settings.LLM_PROVIDER = "openai"

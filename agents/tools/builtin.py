@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.utils import timezone as django_timezone
 
-from agents import selectors, services
+from agents.runs import selectors, services
 from agents_platform.errors import InvalidInput, NotFound
 from sessions import selectors as session_selectors
 from sessions import services as session_services

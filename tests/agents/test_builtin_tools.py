@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from agents import services
 from agents.models import Agent, Memory
+from agents.runs import services
 from agents.tools import ToolContext, dispatch, schemas
 from agents.tools import registry as registry_module
 from sessions import services as session_services

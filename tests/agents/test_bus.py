@@ -8,8 +8,8 @@ import time
 import pytest
 import redis
 
-from agents import bus
-from agents.bus import LocalBus, RedisBus
+from agents.events import bus
+from agents.events.bus import LocalBus, RedisBus
 
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/1"
 
@@ -96,7 +96,7 @@ def test_publish_never_raises_even_for_a_listener_whose_loop_is_gone():
     local = LocalBus()
     loop = asyncio.new_event_loop()
     future = loop.create_future()
-    from agents.bus import _Waiter
+    from agents.events.bus import _Waiter
 
     local._waiters["run-1"] = {_Waiter(loop, future, 0)}
     loop.close()

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
-from agents import limits
 from agents.exceptions import BudgetExceeded, RateLimited
+from agents.runs import limits
 
 
 class Clock:

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2
 import pytest
 
-from agents import llm
 from agents.exceptions import LLMError, RunCancelled
+from agents.llm import gateway as llm
 from tests.stub_model import (
     Cut,
     Error,

@@ -3,8 +3,8 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from agents import services
 from agents.models import Agent, AgentMessage, Execution, Plan, PlanStep, PlanStepDependency, Run, RunEvent
+from agents.runs import services
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
 from tests.factories import make_plan, make_run

@@ -1,4 +1,4 @@
-"""The offline model, driven through agents.llm and the real openai client like a real model."""
+"""The offline model, driven through agents.llm.gateway and the real openai client like a real model."""
 
 import json
 import os
@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from agents import llm
-from agents.offline import OfflineTransport, count_prompt_tokens, count_tokens
-from agents.prompts import SYNTHESIS_SYSTEM, executor_task, synthesis_request
+from agents.engine.prompts import SYNTHESIS_SYSTEM, executor_task, synthesis_request
+from agents.llm import gateway as llm
+from agents.llm.offline import OfflineTransport, count_prompt_tokens, count_tokens
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -216,7 +216,7 @@ def test_create_plan_arguments_stream_in_several_fragments():
 
 @pytest.mark.parametrize(
     ("message", "tool_result", "expected"),
-    [  # results shaped as agents.conversation sends them: the tool's result, or {"error": ...}
+    [  # results shaped as agents.engine.conversation sends them: the tool's result, or {"error": ...}
         ("what is 17*23", {"expression": "17*23", "result": 391}, "17*23 = 391"),
         (
             "what time is it in Tokyo",

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from agents import services
+from agents.engine.planner import execute_run
 from agents.models import Agent, AgentMessage, Execution, Memory, PlanStep, Run, RunEvent
-from agents.planner import execute_run
+from agents.runs import services
 from sessions.models import Message
 from tests.stub_model import (
     Cut,

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agents.plans import PlanInvalid, create_plan_tool, parse_plan
+from agents.runs.plans import PlanInvalid, create_plan_tool, parse_plan
 
 
 def plan(*steps, objective="Compare"):

@@ -7,9 +7,11 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from agents import limits, planner, runner
+from agents.engine import planner
 from agents.exceptions import InvalidInput
 from agents.models import Run, RunEvent
+from agents.runs import limits
+from agents.runtime import runner
 from tests.factories import make_run
 from tests.live_server import wait_until
 from tests.stub_model import Text
@@ -149,7 +151,7 @@ def test_sweeper_interrupts_runs_whose_worker_died(user, make_user, settings):
 
 
 def test_a_late_worker_and_the_sweeper_never_both_finish_a_run(user):
-    from agents import services
+    from agents.runs import services
 
     run = make_run(user)
     make_stale(run)

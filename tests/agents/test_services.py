@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from agents import events, selectors, services
+from agents import events
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
 from agents.models import Memory, Run, RunEvent
+from agents.runs import selectors, services
 from agents_platform.errors import NotFound
 from sessions.models import ChatSession, Message
 from tests.factories import make_run

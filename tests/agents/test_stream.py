@@ -15,8 +15,10 @@ from datetime import datetime
 import pytest
 import redis
 
-from agents import bus, events, views
-from agents.bus import RedisBus
+from agents import events
+from agents.events import bus
+from agents.events.bus import RedisBus
+from agents.http import streams as views
 from agents.models import Run, RunEvent
 from tests.factories import make_run
 from tests.live_server import parse_sse, wait_for_runs_to_finish, wait_until

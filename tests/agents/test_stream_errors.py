@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from agents import limits, services
 from agents.models import Run
+from agents.runs import limits, services
 from sessions.models import ChatSession, Message
 from tests.factories import make_run
 from tests.live_server import wait_for_runs_to_finish

@@ -3,8 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
-from agents import planner, services
+from agents.engine import planner
 from agents.models import Run
+from agents.runs import services
 from tests.factories import make_run
 from tests.stub_model import Text, is_executor, is_routing, plan
 

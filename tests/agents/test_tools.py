@@ -7,9 +7,9 @@ from typing import Literal, Optional
 
 import pytest
 
-from agents import services
 from agents.exceptions import InvalidInput
 from agents.models import Agent, Memory
+from agents.runs import services
 from agents.tools import ToolContext, ToolError, ToolOutcome, ToolRegistry, dispatch, schemas, tool
 from agents.tools import registry as registry_module
 from tests.factories import make_run

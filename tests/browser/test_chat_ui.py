@@ -69,7 +69,7 @@ window.fetch = async (input, init = {}) => {
 @pytest.fixture
 def offline_model(settings):
     """Use the built-in offline model, slowed a little so the stream is really incremental."""
-    from agents import llm
+    from agents.llm import gateway as llm
 
     settings.LLM_PROVIDER = "offline"
     settings.OFFLINE_MODEL_DELAY = 0.01

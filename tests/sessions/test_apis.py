@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from agents import events
 from agents.models import Agent, Execution, Plan, PlanStep, Run, RunEvent
-from agents.services import agent_create, run_finish
+from agents.runs.services import agent_create, run_finish
 from sessions import services
 from sessions.models import ChatSession, Message
 from tests.factories import make_plan, make_run

@@ -14,10 +14,10 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from agents import selectors, services
+from agents.engine.planner import execute_run
 from agents.exceptions import DomainError
 from agents.models import Run
-from agents.planner import execute_run
+from agents.runs import selectors, services
 
 POLL_SECONDS = 0.05
 

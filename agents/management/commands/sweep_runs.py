@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.runner import runs_sweep
+from agents.runtime.runner import runs_sweep
 
 
 class Command(BaseCommand):

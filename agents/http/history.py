@@ -10,11 +10,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
+from agents.models import Run
+from agents.runs.selectors import run_list_for_session
 from agents_platform.schema import error_responses
 from sessions.selectors import session_get
-
-from .models import Run
-from .selectors import run_list_for_session
 
 
 class RunSummarySerializer(serializers.ModelSerializer):

@@ -22,18 +22,19 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from agents import events
+from agents.engine import prompts
+from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
+from agents.engine.executor import StepOutcome, run_step
+from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
+from agents.llm.gateway import ToolCall
+from agents.models import Agent, Plan, PlanStep, Run
+from agents.runs import services
+from agents.runs.plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
+from agents.tools import ToolContext, schemas
 from sessions import selectors as session_selectors
 from sessions import services as session_services
 from sessions.models import Message
-
-from . import events, prompts, services
-from .conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
-from .exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
-from .executor import StepOutcome, run_step
-from .llm import ToolCall
-from .models import Agent, Plan, PlanStep, Run
-from .plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
-from .tools import ToolContext, schemas
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """What the built-in offline model answers: deterministic, decided by the request's structure.
 
 ``respond(request)`` reads a Chat Completions request and returns a ``Say``
-(text) or a ``Call`` (tool calls); ``agents.offline`` puts it on the wire.
+(text) or a ``Call`` (tool calls); ``agents.llm.offline`` puts it on the wire.
 The request's structure decides the kind of answer (the team brief's
 "offline model conversation conventions"), then plain patterns in the text:
 
@@ -10,9 +10,9 @@ The request's structure decides the kind of answer (the team brief's
   tool calls, comparisons and multi-part requests a ``create_plan`` call,
   anything else a short text answer. After tool results it answers from them.
 - other tools offered: an executor; the last user message is its step task
-  (``agents.prompts.executor_task``).
+  (``agents.engine.prompts.executor_task``).
 - no tools: synthesis of the step results in the last user message
-  (``agents.prompts.synthesis_request``), or small talk when there are none.
+  (``agents.engine.prompts.synthesis_request``), or small talk when there are none.
 """
 
 import hashlib
@@ -146,7 +146,7 @@ OBJECTIVE_RE = re.compile(
     r"\s*(?P<text>\S.*?)\s*$",
     re.I | re.M,
 )
-SYNTHESIS_RE = re.compile(  # agents.prompts.synthesis_request
+SYNTHESIS_RE = re.compile(  # agents.engine.prompts.synthesis_request
     r"User request: (?P<question>.*?)\nPlan objective: (?P<objective>.*?)\nStep results:(?:\n(?P<steps>.*))?\Z", re.S
 )
 STEP_LINE_RE = re.compile(

@@ -17,15 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents import events
+from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
+from agents.models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
+from agents.runs.plans import PlanSpec
+from agents.storable import unstorable_reason
 from sessions import selectors as session_selectors
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
-
-from . import events
-from .exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
-from .models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
-from .plans import PlanSpec
-from .storable import unstorable_reason
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 CONTEXT_TYPE_MAX_CHARS = 64

@@ -6,10 +6,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
+from agents.exceptions import RunNotFound
+from agents.models import Memory, Run, RunEvent
 from sessions.models import ChatSession
-
-from .exceptions import RunNotFound
-from .models import Memory, Run, RunEvent
 
 
 def run_get(*, user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from . import events, prompts, services
-from .conversation import CancelWatch, Conversation
-from .exceptions import LLMError, RunCancelled, RunGone
-from .models import Agent, Execution, PlanStep, Run
-from .tools import ToolContext, schemas
+from agents import events
+from agents.engine import prompts
+from agents.engine.conversation import CancelWatch, Conversation
+from agents.exceptions import LLMError, RunCancelled, RunGone
+from agents.models import Agent, Execution, PlanStep, Run
+from agents.runs import services
+from agents.tools import ToolContext, schemas
 
 logger = logging.getLogger(__name__)
 

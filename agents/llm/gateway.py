@@ -20,8 +20,8 @@ import httpx2
 import openai
 from django.conf import settings
 
-from .exceptions import LLMError, RunCancelled
-from .storable import storable
+from agents.exceptions import LLMError, RunCancelled
+from agents.storable import storable
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _build_client(provider: str, base_url: str | None, api_key: str | None, time
     # than that for the next byte is a stalled stream.
     http_timeout = httpx2.Timeout(timeout)
     if provider == "offline":
-        from .offline import OfflineTransport
+        from agents.llm.offline import OfflineTransport
 
         return openai.OpenAI(
             api_key="offline",

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Execution, Plan, PlanStep, Run
+from agents.models import Execution, Plan, PlanStep, Run
 
 
 class UsageSerializer(serializers.Serializer):

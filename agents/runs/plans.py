@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from .storable import load_json
+from agents.storable import load_json
 
 STEP_ID_MAX_CHARS = 64
 TITLE_MAX_CHARS = 300

@@ -3,10 +3,10 @@
 ``OfflineTransport`` is an in-process ``httpx2`` transport that answers
 ``POST /v1/chat/completions`` in the Chat Completions wire format (SSE
 ``chat.completion.chunk`` objects, tool calls split into fragments, a usage
-chunk, ``data: [DONE]``), so ``agents.llm`` drives it through the very
+chunk, ``data: [DONE]``), so ``agents.llm.gateway`` drives it through the very
 ``openai`` client it uses for a real server.
 
-What it says is decided in ``agents.offline_answers`` (``respond``); this
+What it says is decided in ``agents.llm.offline_answers`` (``respond``); this
 module only puts it on the wire. Token counts are real counts of
 ``count_tokens`` (words and punctuation).
 """
@@ -19,7 +19,7 @@ import time
 import httpx2
 from django.conf import settings
 
-from .offline_answers import Call, Say, message_text, respond
+from agents.llm.offline_answers import Call, Say, message_text, respond
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 CREATED = 1_700_000_000  # a fixed timestamp keeps the output byte-for-byte deterministic

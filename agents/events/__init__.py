@@ -12,9 +12,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from . import bus
-from .exceptions import RunGone
-from .models import Run, RunEvent
+from agents.events import bus
+from agents.exceptions import RunGone
+from agents.models import Run, RunEvent
 
 SESSION = "session"
 ANALYSIS = "analysis"

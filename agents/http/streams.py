@@ -38,6 +38,11 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck, TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
+from agents import events
+from agents.events import bus
+from agents.models import Run, RunEvent
+from agents.runs import selectors
+from agents.runtime import runner
 from agents_platform.errors import (
     DomainError,
     InvalidInput,
@@ -46,9 +51,6 @@ from agents_platform.errors import (
     PermissionDenied,
     error_response,
 )
-
-from . import bus, events, runner, selectors
-from .models import Run, RunEvent
 
 logger = logging.getLogger(__name__)
 

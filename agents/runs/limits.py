@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django_ratelimit.core import get_usage
 
-from .exceptions import BudgetExceeded, RateLimited
+from agents.exceptions import BudgetExceeded, RateLimited
 
 RATE_GROUP = "agent-stream"
 BUCKET_SECONDS = 10

@@ -12,11 +12,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.http.serializers import RunDetailSerializer
+from agents.models import Execution, PlanStep
+from agents.runs import selectors, services
 from agents_platform.schema import error_responses
-
-from . import selectors, services
-from .models import Execution, PlanStep
-from .serializers import RunDetailSerializer
 
 RUN_ID = OpenApiParameter(
     "run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id (one of yours)."

@@ -8,7 +8,7 @@
   engine (Celery on Redis) implements the same one-method protocol: its
   ``submit`` sends a task whose body is ``execute_job(run_id)``; set
   ``AGENT_RUNNER`` to the class's dotted path.
-- ``execute_job`` runs the engine (``agents.planner.execute_run``) in the
+- ``execute_job`` runs the engine (``agents.engine.planner.execute_run``) in the
   calling thread, settles the user's token budget from the run's real usage,
   and gives the thread's database connections back.
 - One maintenance thread per process beats the heartbeat of every run this
@@ -36,8 +36,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from . import limits, planner, services
-from .models import Run
+from agents.engine import planner
+from agents.models import Run
+from agents.runs import limits, services
 
 logger = logging.getLogger(__name__)
 

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import events, llm, services
-from .exceptions import RunCancelled, RunGone
-from .models import Agent, AgentMessage, Run
-from .storable import load_json
-from .tools import ToolContext, ToolOutcome, dispatch
+from agents import events
+from agents.exceptions import RunCancelled, RunGone
+from agents.llm import gateway as llm
+from agents.models import Agent, AgentMessage, Run
+from agents.runs import services
+from agents.storable import load_json
+from agents.tools import ToolContext, ToolOutcome, dispatch
 
 # How often the cancel flag is read from the database at most: a check per
 # streamed chunk must not become a query per token.

@@ -1,5 +1,6 @@
 # make run   — start the platform (own .venv, migrations, demo user, uvicorn, offline model, SQLite)
 # make test  — lint, migration and deploy checks, the whole test suite
+# make worker — a Celery worker executing runs (AGENT_RUNNER=celery; many machines)
 # make bench — benchmarks (never part of the tests)
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ PORT ?= 8000
 DEPLOY_ENV := DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=agents.example.com \
 	DJANGO_SECRET_KEY=check-deploy-$(shell head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-.PHONY: run test lint bench venv clean
+.PHONY: run worker test lint bench venv clean
 
 venv: $(STAMP)
 
@@ -27,7 +28,11 @@ run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py ensure_demo_user
 	@echo "Open http://$(HOST):$(PORT)/ and sign in with the demo account above."
-	$(VENV)/bin/uvicorn agents_platform.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan off --timeout-graceful-shutdown 5
+	$(VENV)/bin/uvicorn agents_platform.asgi:application --host $(HOST) --port $(PORT) --no-access-log --lifespan on --timeout-graceful-shutdown 5
+
+# A worker for many-machine setups: same settings as the web (AGENT_RUNNER=celery, DATABASE_URL, REDIS_URL).
+worker: $(STAMP)
+	$(PY) manage.py worker
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -292,8 +292,9 @@ class RunAdmin(HistoryAdmin):
     fieldsets = (
         (None, {"fields": ("id", "user", "session", "status", "route", "route_reason", "question", "answer")}),
         ("Usage", {"fields": ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "duration")}),
-        ("Timings", {"fields": ("created_at", "started_at", "finished_at", "heartbeat_at", "worker")}),
-        ("Error", {"fields": ("error_code", "error_message", "cancel_requested")}),
+        ("Timings", {"fields": ("created_at", "started_at", "finished_at")}),
+        ("Ownership", {"fields": ("owner", "lease_until", "attempt", "resume_reason")}),
+        ("Error", {"fields": ("error_code", "error_message", "error_detail", "cancel_requested")}),
         ("Plan", {"fields": ("plan_objective", "plan_graph", "plan_steps")}),
     )
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])

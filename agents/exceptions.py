@@ -16,6 +16,7 @@ __all__ = [
     "RunGone",
     "RunLimitExceeded",
     "RunNotFound",
+    "RunReleased",
 ]
 
 
@@ -49,7 +50,12 @@ class RunCancelled(Exception):
 
 
 class RunGone(RunCancelled):
-    """The run is gone (deleted with its session) or finished elsewhere (swept): stop, write nothing more."""
+    """The run is gone (deleted with its session), finished elsewhere (swept), or its lease was taken over:
+    stop, write nothing more."""
+
+
+class RunReleased(RunGone):
+    """This process gives the run back (draining): stop, write nothing more; another owner resumes it."""
 
 
 class RunLimitExceeded(DomainError):

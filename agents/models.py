@@ -14,12 +14,14 @@ class Run(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
+        WAITING = "waiting", "Waiting"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         INTERRUPTED = "interrupted", "Interrupted"
 
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
     class Route(models.TextChoices):
         SIMPLE = "simple", "Simple"
@@ -54,8 +56,21 @@ class Run(models.Model):
         max_length=64, blank=True, default="", help_text="SHA-256 of the request body the key was first used with."
     )
     cancel_requested = models.BooleanField(default=False, help_text="Set by cancel; agents stop at the next check.")
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker running it.")
-    worker = models.CharField(max_length=128, blank=True, default="", help_text="Which process runs it.")
+    owner = models.CharField(
+        max_length=128, blank=True, default="", help_text="The process holding the run's lease (host:pid:nonce)."
+    )
+    lease_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Running: the owner's lease ends then, and another process may take the run over. "
+        "Queued: the sweeper hands the run to a runner again after then.",
+    )
+    attempt = models.PositiveIntegerField(
+        default=0, help_text="How many times an owner claimed the run (1: first start)."
+    )
+    resume_reason = models.CharField(
+        max_length=16, blank=True, default="", help_text="Why the next attempt resumes the run: worker_lost, drained."
+    )
     last_event_seq = models.PositiveIntegerField(default=0, help_text="Seq of the newest stored event.")
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
@@ -63,7 +78,12 @@ class Run(models.Model):
     llm_calls = models.PositiveIntegerField(default=0)
     reserved_tokens = models.PositiveIntegerField(default=0, help_text="Tokens reserved from the user's budget.")
     error_code = models.CharField(max_length=64, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
+    error_message = models.TextField(blank=True, default="", help_text="What the user is told.")
+    error_detail = models.TextField(
+        blank=True,
+        default="",
+        help_text="For operators only: the cause as logged (secrets masked); never sent to users.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -73,12 +93,12 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="run_user_created"),
             models.Index(fields=["session", "-created_at"], name="run_session_created"),
-            models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
+            models.Index(fields=["status", "lease_until"], name="run_status_lease"),
         ]
         constraints = [
             models.UniqueConstraint(
                 fields=["session"],
-                condition=Q(status__in=["queued", "running"]),
+                condition=Q(status__in=["queued", "running", "waiting"]),
                 name="run_one_active_per_session",
             ),
             models.UniqueConstraint(
@@ -87,7 +107,9 @@ class Run(models.Model):
                 name="run_unique_idempotency_key",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "completed", "failed", "cancelled", "interrupted"]),
+                condition=Q(
+                    status__in=["queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted"]
+                ),
                 name="run_status_valid",
             ),
             models.CheckConstraint(condition=Q(route__in=["", "simple", "tool", "complex"]), name="run_route_valid"),
@@ -224,6 +246,7 @@ class Execution(models.Model):
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
+        INTERRUPTED = "interrupted", "Interrupted (its worker was lost or drained; the step ran again)"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="executions")
@@ -245,7 +268,8 @@ class Execution(models.Model):
         indexes = [models.Index(fields=["run", "status"], name="execution_run_status")]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["running", "completed", "failed", "cancelled"]), name="execution_status_valid"
+                condition=Q(status__in=["running", "completed", "failed", "cancelled", "interrupted"]),
+                name="execution_status_valid",
             ),
         ]
 
@@ -343,3 +367,28 @@ class Memory(models.Model):
 
     def __str__(self) -> str:
         return self.content[:80]
+
+
+class WorkerProcess(models.Model):
+    """A process that executes runs (a web process's thread runner or a Celery worker), while it lives."""
+
+    class Kind(models.TextChoices):
+        THREAD = "thread", "Thread runner (in a web process)"
+        CELERY = "celery", "Celery worker"
+
+    name = models.CharField(primary_key=True, max_length=128, help_text="host:pid:nonce, as in Run.owner.")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    concurrency = models.PositiveIntegerField(default=1, help_text="Runs it executes at once.")
+    draining = models.BooleanField(default=False, help_text="Takes no new run; hands its runs back soon.")
+    started_at = models.DateTimeField(auto_now_add=True)
+    beat_at = models.DateTimeField(help_text="Last sign of life; live while newer than AGENT_LEASE_SECONDS.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = "worker"
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["thread", "celery"]), name="workerprocess_kind_valid")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,10 +1,19 @@
-"""ASGI entry point: serve with uvicorn (``uvicorn agents_platform.asgi:application``).
+"""ASGI entry point: serve with uvicorn (``uvicorn agents_platform.asgi:application --lifespan on``).
 
 Static files are served by Django's own ASGI static handler, so the embedded
 platform needs no second server; a production deployment puts a CDN or a
 reverse proxy in front of ``collectstatic``'s output instead.
+
+Django's ASGI handler speaks HTTP only, so the ASGI lifespan is answered
+here: at startup the runtime's maintenance thread starts (it resumes what an
+earlier process left: queued runs, and runs whose owner was a process of this
+host that is gone); at shutdown (SIGTERM, Ctrl-C) the process drains: it takes
+no new run, lets its runs go on for ``AGENT_DRAIN_SECONDS``, then hands the
+rest back, so the next process (or another one) resumes them.
 """
 
+import asyncio
+import logging
 import os
 
 from django.core.asgi import get_asgi_application
@@ -16,4 +25,35 @@ django_application = get_asgi_application()
 from django.conf import settings  # noqa: E402  (settings are ready only after setup)
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-application = ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+logger = logging.getLogger(__name__)
+
+
+class Lifespan:
+    """Answer the ASGI lifespan protocol: start the runtime, drain it at shutdown; pass HTTP on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+        from agents.runtime import worker
+
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await asyncio.to_thread(worker.ensure_maintenance)
+                except Exception as exc:  # a server that cannot start says why
+                    logger.exception("Startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.to_thread(worker.shutdown)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+http_application = ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
+application = Lifespan(http_application)

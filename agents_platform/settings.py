@@ -248,14 +248,38 @@ AGENT_MAX_ITERATIONS = env_int("AGENT_MAX_ITERATIONS", 8, minimum=1)
 AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimum=1)
 AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
 AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
-# Who executes runs: "thread" (a pool in the web process) or the dotted path of
-# a class with the agents.runtime.runner.Runner protocol (e.g. a Celery-backed one).
+# Who executes runs: "thread" (a pool in the web process), "celery" (workers
+# started with `make worker`), or the dotted path of a class with the
+# agents.runtime.runners.Runner protocol.
 AGENT_RUNNER = env_str("AGENT_RUNNER", "thread")
-if AGENT_RUNNER != "thread" and "." not in AGENT_RUNNER:
-    raise ImproperlyConfigured(f"AGENT_RUNNER must be 'thread' or a dotted class path, got {AGENT_RUNNER!r}")
-# A run whose heartbeat is older than this is taken for dead by the sweeper.
-AGENT_HEARTBEAT_TIMEOUT = env_float("AGENT_HEARTBEAT_TIMEOUT", 60.0)
+if AGENT_RUNNER not in {"thread", "celery"} and "." not in AGENT_RUNNER:
+    raise ImproperlyConfigured(f"AGENT_RUNNER must be 'thread', 'celery' or a dotted class path, got {AGENT_RUNNER!r}")
+# A run's owner renews its lease every third of this; an expired lease means the owner was lost.
+AGENT_LEASE_SECONDS = env_float("AGENT_LEASE_SECONDS", 20.0)
+AGENT_MAX_ATTEMPTS = env_int("AGENT_MAX_ATTEMPTS", 3, minimum=1)
+AGENT_DRAIN_SECONDS = env_float("AGENT_DRAIN_SECONDS", 30.0, minimum=-1.0)
+if AGENT_DRAIN_SECONDS < 0:
+    raise ImproperlyConfigured(f"AGENT_DRAIN_SECONDS must be 0 or more, got {AGENT_DRAIN_SECONDS}")
+# Runs one Celery worker process executes at once (threads).
+AGENT_WORKER_CONCURRENCY = env_int("AGENT_WORKER_CONCURRENCY", AGENT_RUNNER_WORKERS, minimum=1)
 AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)
+
+# --- Celery (AGENT_RUNNER=celery) ---------------------------------------------
+# https://docs.celeryq.dev/en/stable/userguide/configuration.html
+# The broker carries only run ids; acks are early and nothing relies on its
+# visibility timeout: the database lease decides who runs a run.
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, {"redis", "rediss", "amqp", "amqps", "pyamqp"})
+if AGENT_RUNNER == "celery" and not CELERY_BROKER_URL:
+    raise ImproperlyConfigured("AGENT_RUNNER=celery needs CELERY_BROKER_URL or REDIS_URL (the broker)")
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "agents")
+CELERY_TASK_ACKS_LATE = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_SEND_TASK_EVENTS = False
 
 # --- Auth and API ------------------------------------------------------------
 

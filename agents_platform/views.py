@@ -1,5 +1,6 @@
 """Project-level views: health."""
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import connection
 from django.http import JsonResponse
@@ -26,9 +27,25 @@ def _check_cache() -> str:
     return "ok"
 
 
+def _live_workers() -> dict:
+    from agents.runs import selectors  # the engine's reads; imported late so a broken app still answers health
+
+    try:
+        live = selectors.workers_live(within_seconds=settings.AGENT_LEASE_SECONDS)
+    except Exception as exc:
+        return {"state": f"error: {exc.__class__.__name__}", "live": 0}
+    celery = [worker for worker in live if worker.kind == "celery"]
+    return {
+        "state": "ok",
+        "live": len(celery) if settings.AGENT_RUNNER == "celery" else len(live),
+        "names": [worker.name for worker in (celery if settings.AGENT_RUNNER == "celery" else live)],
+        "draining": sum(1 for worker in live if worker.draining),
+    }
+
+
 @require_GET
 def healthz(request):
-    """Report the state of the database and the cache; 503 when either is down."""
+    """Report the state of the database, the cache, the bus and the runners; 503 when the database or cache is down."""
     database = _check_database()
     cache_state = _check_cache()
     healthy = database == "ok" and cache_state == "ok"
@@ -38,5 +55,8 @@ def healthz(request):
         "database_vendor": connection.vendor,
         "cache": cache_state,
         "cache_backend": caches["default"].__class__.__name__,
+        "bus": "redis" if settings.REDIS_URL else "in-process",
+        "runner": settings.AGENT_RUNNER,
+        "workers": _live_workers() if database == "ok" else {"state": "unknown", "live": 0},
     }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -143,7 +143,7 @@ def engine_only(user, message: str, runs: int) -> dict:
 
     totals = []
     for _ in range(runs):
-        run, _ = services.run_start(user=user, message=message)
+        run, _ = services.run_create(user=user, message=message)
         started = time.perf_counter()
         planner.execute_run(run.pk)
         totals.append((time.perf_counter() - started) * 1000)
@@ -186,7 +186,7 @@ def bench_fanout(server, user, token: str) -> dict:
     from agents.http import streams as views
     from agents.runs import services
 
-    run, _ = services.run_start(user=user, message="fan-out")  # queued, never executed: only the bench emits
+    run, _ = services.run_create(user=user, message="fan-out")  # queued, never executed: only the bench emits
     events.emit(run, events.SESSION, session={"id": str(run.session_id)})
     idle_before = process_status()
     command = [sys.executable, str(BASE_DIR / "bench" / "fanout_client.py"), "127.0.0.1", str(server.port)]
@@ -218,7 +218,7 @@ def bench_replay(server, user) -> dict:
     from agents.models import Run
     from agents.runs import services
 
-    run, _ = services.run_start(user=user, message="a long run")
+    run, _ = services.run_create(user=user, message="a long run")
     started = time.perf_counter()
     events.emit(run, events.SESSION, session={"id": str(run.session_id)})
     for number in range(REPLAY_EVENTS - 2):

@@ -66,12 +66,12 @@ def other_user(make_user):
 def django_db_setup(django_db_setup):
     """Stop the runner's heartbeat/sweeper thread before the test database is destroyed.
 
-    Requests and runs start that thread lazily (``runner.start_maintenance``);
+    Requests and runs start that thread lazily (``worker.ensure_maintenance``);
     left running, it outlives the test database and logs "no such table" on its
     next beat (recreating an empty SQLite file as it connects). Overriding
     pytest-django's fixture orders the stop before its teardown.
     """
     yield
-    from agents.runtime import runner
+    from agents.runtime import worker
 
-    runner.stop_maintenance()
+    worker.stop_maintenance()

@@ -5,7 +5,7 @@ from agents.runs import services
 
 
 def make_run(user, message: str = "hello", session_id=None) -> Run:
-    run, _ = services.run_start(user=user, message=message, session_id=session_id)
+    run, _ = services.run_create(user=user, message=message, session_id=session_id)
     return run
 
 

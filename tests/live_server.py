@@ -44,7 +44,7 @@ from django.test import Client as DjangoClient
 from django.utils.crypto import get_random_string
 from rest_framework.authtoken.models import Token
 
-from agents.runtime import runner
+from agents.runtime import runners
 
 FRAME_RE = re.compile(r"id: (?P<id>\d+)\ndata: (?P<data>[^\n]*)")
 COMMENT_RE = re.compile(r":(?P<comment>[^\n]*)")
@@ -242,8 +242,8 @@ def wait_until(condition, what: str, timeout: float = 5.0) -> None:
 
 def wait_for_runs_to_finish(timeout: float = RUNS_FINISH_TIMEOUT) -> None:
     """Wait until the in-process runner has no run left; fail the test if it still has some."""
-    current = runner.get_runner()
-    if isinstance(current, runner.ThreadRunner):
+    current = runners.get_runner()
+    if isinstance(current, runners.ThreadRunner):
         assert current.wait_idle(timeout), f"runs still executing after {timeout} s"
 
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import events
-from agents.exceptions import RunCancelled, RunGone
+from agents.exceptions import RunCancelled, RunGone, RunReleased
 from agents.llm import gateway as llm
 from agents.models import Agent, AgentMessage, Run
-from agents.runs import services
+from agents.runs import selectors, services
+from agents.runs.connections import give_back_connection
 from agents.storable import load_json
 from agents.tools import ToolContext, ToolOutcome, dispatch
 
@@ -31,26 +32,45 @@ TEXT_FLUSH_CHARS = 512
 
 
 class CancelWatch:
-    """Answer "was the run cancelled?" from the database, at most every CANCEL_CHECK_INTERVAL seconds."""
+    """Answer "should this run stop?" for its owner, reading the database at most every CANCEL_CHECK_INTERVAL.
 
-    def __init__(self, run_id):
-        self.run_id = run_id
+    Calling it returns True once the user asked to cancel. It raises RunGone
+    when the run was deleted, finished elsewhere, or taken over by another
+    owner (its lease was lost), and RunReleased when this process asked its
+    runs back (draining): in those cases the agent must stop writing at once.
+    """
+
+    def __init__(self, run: Run, *, should_release: Callable[[], bool] | None = None):
+        self.run = run
+        self.run_id = run.pk
+        self.should_release = should_release
         self._cancelled = False
         self.gone = False
         self._checked_at = 0.0
 
     def __call__(self) -> bool:
-        if not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
-            flag = services.run_is_cancel_requested(run_id=self.run_id)
-            self.gone = flag is None
-            self._cancelled = self.gone or bool(flag)
+        if self.should_release is not None and self.should_release():
+            raise RunReleased()
+        if not self.gone and not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
+            control = selectors.run_control(run_id=self.run_id)
             self._checked_at = time.monotonic()
+            if control is None:
+                self.gone = True
+            else:
+                cancel_requested, status, owner, attempt = control
+                held = status in Run.ACTIVE_STATUSES and (
+                    not self.run.owner or (owner, attempt) == (self.run.owner, self.run.attempt)
+                )
+                self.gone = not held
+                self._cancelled = bool(cancel_requested)
+        if self.gone:
+            raise RunGone()
         return self._cancelled
 
     def check(self) -> None:
-        """Raise RunGone if the run was deleted, RunCancelled if it was cancelled."""
+        """Raise RunCancelled if the run was cancelled (RunGone or RunReleased as ``__call__`` does)."""
         if self():
-            raise RunGone() if self.gone else RunCancelled()
+            raise RunCancelled()
 
 
 class TextStream:
@@ -84,6 +104,7 @@ class TextStream:
         self._pending, self._pending_chars = [], 0
         self._last_flush = time.monotonic()
         events.emit(self.run, events.TEXT, delta=delta, agent_id=str(self.agent.pk))
+        give_back_connection()  # the model stream goes on
 
     @property
     def text(self) -> str:
@@ -123,6 +144,32 @@ class Conversation:
     def agent_kind(self) -> str:
         return self.agent.role
 
+    def load(self, rows: list[AgentMessage]) -> None:
+        """Take up the conversation an earlier attempt stored (resume): the next call continues it."""
+        for row in rows:
+            if row.role == AgentMessage.Role.TOOL:
+                self.messages.append({"role": "tool", "tool_call_id": row.tool_call_id, "content": row.content})
+            elif row.role == AgentMessage.Role.ASSISTANT:
+                self.messages.append(_assistant_message(row.content, row.tool_calls or []))
+            else:
+                self.messages.append({"role": row.role, "content": row.content})
+
+    def unanswered_calls(self) -> list[llm.ToolCall]:
+        """Return the tool calls of the last model reply that have no stored result yet (resume)."""
+        answered = set()
+        for message in reversed(self.messages):
+            if message["role"] == "tool":
+                answered.add(message["tool_call_id"])
+            elif message["role"] == "assistant":
+                return [
+                    llm.ToolCall(id=call["id"], name=call["function"]["name"], arguments=call["function"]["arguments"])
+                    for call in message.get("tool_calls") or ()
+                    if call["id"] not in answered
+                ]
+            else:
+                return []
+        return []
+
     def add(self, role: str, content: str) -> None:
         """Append a system or user message and store it."""
         self.messages.append({"role": role, "content": content})
@@ -143,6 +190,7 @@ class Conversation:
                 delay_ms=int(delay * 1000),
             )
 
+        give_back_connection()  # not held while the model thinks
         result = llm.chat_stream(
             model=self.agent.model,
             messages=self.messages,
@@ -152,13 +200,7 @@ class Conversation:
             should_cancel=self.cancel,
         )
         tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
-        assistant: dict[str, Any] = {"role": "assistant", "content": result.content or None}
-        if tool_calls:
-            assistant["tool_calls"] = [
-                {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
-                for c in tool_calls
-            ]
-        self.messages.append(assistant)
+        self.messages.append(_assistant_message(result.content, tool_calls))
         AgentMessage.objects.create(
             agent=self.agent,
             run=self.run,
@@ -204,6 +246,7 @@ class Conversation:
             agent_id=str(self.agent.pk),
             agent_kind=self.agent_kind,
         )
+        give_back_connection()  # a tool may wait on the network
         outcome = dispatch(self.tool_context, call.name, call.arguments)
         payload: dict[str, Any] = {
             "call_id": call.id,
@@ -221,6 +264,17 @@ class Conversation:
             call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
         )
         return outcome
+
+
+def _assistant_message(content: str | None, tool_calls: list[dict[str, str]]) -> dict[str, Any]:
+    """Return a model reply as the Chat Completions message the next call sends back."""
+    message: dict[str, Any] = {"role": "assistant", "content": content or None}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in tool_calls
+        ]
+    return message
 
 
 def parse_arguments(arguments: str) -> Any:

@@ -4,14 +4,14 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection
 
 from agents import events
 from agents.engine import prompts
 from agents.engine.conversation import CancelWatch, Conversation
-from agents.exceptions import LLMError, RunCancelled, RunGone
+from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
 from agents.models import Agent, Execution, PlanStep, Run
-from agents.runs import services
+from agents.runs import selectors, services
 from agents.tools import ToolContext, schemas
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,18 @@ def run_step(
     """
     close_old_connections()
     try:
-        return _run_step(run=run, step=step, planner=planner, dependency_results=dependency_results, cancel=cancel)
+        for attempt in (1, 2):
+            try:
+                return _run_step(
+                    run=run, step=step, planner=planner, dependency_results=dependency_results, cancel=cancel
+                )
+            except OperationalError as exc:
+                # The database could not be reached (a full pool, a restart): the step fails, not the run.
+                logger.warning("Step %s: database unavailable (%s), attempt %d of 2", step.pk, exc, attempt)
+                connection.close()
+        return StepOutcome(status=PlanStep.Status.FAILED, error="The database was too busy to run this step.")
+    except RunReleased:
+        raise  # the run is handed back; the next owner runs the step again
     except RunGone:
         return StepOutcome(status=PlanStep.Status.CANCELLED, error="The run was deleted.")
     finally:
@@ -77,14 +88,14 @@ def _run_step(
                 conversation.run_tool(call)
         else:
             error = f"The executor made {settings.AGENT_MAX_ITERATIONS} model calls without finishing its step."
-    except RunGone:
+    except (RunGone, OperationalError):
         raise
     except RunCancelled:
         status, error = Execution.Status.CANCELLED, "The run was cancelled."
     except LLMError as exc:
         error = f"The model call failed ({exc.code}): {exc.message}"
     except Exception:
-        if not Run.objects.filter(pk=run.pk).exists():
+        if selectors.run_control(run_id=run.pk) is None:
             raise RunGone() from None  # a write raced the deletion of the run
         logger.exception("Executor %s failed on step %s", agent.pk, step.pk)
         error = "The executor failed unexpectedly."

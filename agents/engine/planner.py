@@ -1,8 +1,19 @@
 """The planner: routes a message, uses tools, plans, schedules executors, synthesises.
 
-``execute_run(run_id)`` is the engine's entry point. It takes one queued run
-to its end in the calling thread: ``session`` is its first event and ``done``
-its last, exactly once, whatever happens in between.
+``drive_run(run)`` is the engine's entry point, called by the runtime with a
+run it has claimed. It takes the run to its end in the calling thread:
+``session`` is its first event and ``done`` its last, exactly once. A run
+that was claimed again after its owner was lost or drained (``attempt`` > 1)
+resumes instead of starting over, because the stored run is the checkpoint:
+
+- a ``resumed`` event tells clients, with ``answer_reset`` when answer text of
+  the earlier attempt was already streamed (it is streamed again);
+- with a plan stored, routing is skipped: completed steps keep their results
+  and are not run again; steps of executions that were cut (marked
+  ``interrupted`` by the claim) run again; then synthesis;
+- without one, the planner's stored conversation is read back: a tool call
+  whose result is stored is not called again, a finished answer is sent again
+  without a model call, and the tool loop goes on from where it stopped.
 
 Routing is one call (CONTRACT.md section 5): the planner is offered every
 tool the user may use and ``create_plan``. A plain answer routes the message
@@ -12,15 +23,16 @@ the plan is validated and stored, its steps run in executor threads as soon
 as what they depend on has completed (independent steps at the same time, at
 most AGENT_MAX_PARALLEL_EXECUTORS at once), and a last planner call, offered
 no tools, writes the answer from the step results.
+
+When the runtime asks for the run back (draining), or the lease was lost,
+``drive_run`` raises RunReleased or RunGone and writes nothing more.
 """
 
 import logging
-import os
-import socket
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from django.conf import settings
-from django.db import close_old_connections, connection
 
 from agents import events
 from agents.engine import prompts
@@ -29,16 +41,15 @@ from agents.engine.executor import StepOutcome, run_step
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
 from agents.llm.gateway import ToolCall
 from agents.models import Agent, Plan, PlanStep, Run
-from agents.runs import services
+from agents.runs import selectors, services
+from agents.runs.connections import give_back_connection
 from agents.runs.plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
 from agents.tools import ToolContext, schemas
 from sessions import selectors as session_selectors
-from sessions import services as session_services
 from sessions.models import Message
 
 logger = logging.getLogger(__name__)
 
-WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 HISTORY_MESSAGES = 50
 
 
@@ -61,34 +72,18 @@ def planner_history(*, run: Run) -> list[dict[str, str]]:
     return [{"role": message.role, "content": message.content} for message in reversed(kept)]
 
 
-def execute_run(run_id) -> None:
-    """Run one queued run to its end in this thread; never raises."""
-    close_old_connections()
-    try:
-        try:
-            run = Run.objects.select_related("session", "user", "user_message").get(pk=run_id)
-        except Run.DoesNotExist:
-            logger.warning("Run %s vanished before it started", run_id)
-            return
-        if not services.run_mark_running(run=run, worker=WORKER_NAME):
-            logger.info("Run %s was no longer queued; not started", run_id)
-            return
-        RunExecution(run).execute()
-    except RunGone:
-        logger.info("Run %s was deleted or finished elsewhere while it ran; stopped", run_id)
-    except Exception:
-        logger.exception("Run %s could not be finished", run_id)
-    finally:
-        connection.close()
+def drive_run(run: Run, *, should_release: Callable[[], bool] | None = None) -> None:
+    """Take a claimed run to its end (or resume it); raises RunGone or RunReleased when it must stop writing."""
+    RunExecution(run, should_release=should_release).execute()
 
 
 class RunExecution:
-    """The planner's work on one run."""
+    """The planner's work on one run, for one attempt."""
 
-    def __init__(self, run: Run):
+    def __init__(self, run: Run, *, should_release: Callable[[], bool] | None = None):
         self.run = run
-        self.cancel = CancelWatch(run.pk)
-        self.route = ""
+        self.cancel = CancelWatch(run, should_release=should_release)
+        self.route = run.route
         self.planner: Agent | None = None
         self.answer: TextStream | None = None
 
@@ -96,8 +91,40 @@ class RunExecution:
 
     def execute(self) -> None:
         run = self.run
-        status, error_code, error_message = Run.Status.COMPLETED, "", ""
+        status, error_code, error_message, error_detail = Run.Status.COMPLETED, "", "", ""
         try:
+            self.begin()
+            self.cancel.check()
+            self.planner = selectors.run_planner(run=run) or services.agent_create(
+                run=run, role=Agent.Role.PLANNER, model=settings.PLANNER_MODEL
+            )
+            self.answer = TextStream(run, self.planner)
+            plan = selectors.run_plan(run=run) if run.attempt > 1 else None
+            if plan is not None:
+                self.run_plan(plan, resumed=True)
+            else:
+                self.plan_or_answer()
+        except RunGone:
+            raise
+        except RunCancelled:
+            status = Run.Status.CANCELLED
+        except LLMError as exc:
+            status, error_code, error_message = Run.Status.FAILED, exc.code, f"The model call failed: {exc.message}"
+            error_detail = getattr(exc, "detail", "") or ""
+        except RunLimitExceeded as exc:
+            status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
+        except Exception as exc:
+            if selectors.run_control(run_id=run.pk) is None:
+                raise RunGone() from None  # a write raced the deletion of the run
+            logger.exception("Run %s failed", run.pk)
+            status, error_code, error_message = Run.Status.FAILED, "internal_error", "The run failed unexpectedly."
+            error_detail = f"{exc.__class__.__name__}"
+        self.finish(status=status, error_code=error_code, error_message=error_message, error_detail=error_detail)
+
+    def begin(self) -> None:
+        """Emit the run's first event, or, for a later attempt, say that the run resumes."""
+        run = self.run
+        if run.last_event_seq == 0:
             session = run.session
             events.emit(
                 run,
@@ -110,61 +137,56 @@ class RunExecution:
                     "created_at": session.created_at,
                 },
             )
-            self.cancel.check()
-            self.planner = services.agent_create(run=run, role=Agent.Role.PLANNER, model=settings.PLANNER_MODEL)
-            self.answer = TextStream(run, self.planner)
-            self.plan_or_answer()
-        except RunGone:
-            raise
-        except RunCancelled:
-            status = Run.Status.CANCELLED
-        except LLMError as exc:
-            status, error_code, error_message = Run.Status.FAILED, exc.code, f"The model call failed: {exc.message}"
-        except RunLimitExceeded as exc:
-            status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
-        except Exception:
-            if not Run.objects.filter(pk=run.pk).exists():
-                raise RunGone() from None  # a write raced the deletion of the run
-            logger.exception("Run %s failed", run.pk)
-            status, error_code, error_message = Run.Status.FAILED, "internal_error", "The run failed unexpectedly."
-        self.finish(status=status, error_code=error_code, error_message=error_message)
+        elif run.attempt > 1:
+            events.emit(
+                run,
+                events.RESUMED,
+                attempt=run.attempt,
+                reason=run.resume_reason or "worker_lost",
+                answer_reset=selectors.run_streamed_answer(run_id=run.pk),
+            )
 
-    def finish(self, *, status: str, error_code: str, error_message: str) -> None:
-        """Store the answer and the final status, then emit `error` (if any) and `done`, last."""
+    def finish(self, *, status: str, error_code: str, error_message: str, error_detail: str = "") -> None:
+        """Store the answer and the final status, with `error` (if any) and `done` last, in one transaction."""
         run = self.run
         if self.cancel.gone:
             raise RunGone()
-        message = None
+        answer = ""
+        if self.answer is not None:
+            self.answer.flush()
+            answer = self.answer.text
         try:
-            if self.answer is not None:
-                self.answer.flush()
-                if self.answer.text.strip():
-                    run.refresh_from_db(fields=["prompt_tokens", "completion_tokens"])
-                    message = session_services.message_create(
-                        session=run.session,
-                        role=Message.Role.ASSISTANT,
-                        content=self.answer.text,
-                        prompt_tokens=run.prompt_tokens,
-                        completion_tokens=run.completion_tokens,
-                    )
-        except Exception:
+            finished = services.run_finish(
+                run=run,
+                status=status,
+                answer=answer,
+                error_code=error_code,
+                error_message=error_message,
+                error_detail=error_detail,
+                fenced=True,
+            )
+        except Exception as exc:
             # The run must still end with `done`; left active, it would wait for the sweeper.
-            if not Run.objects.filter(pk=run.pk).exists():
+            if selectors.run_control(run_id=run.pk) is None:
                 raise RunGone() from None
             logger.exception("Run %s: the answer could not be stored", run.pk)
-            status, error_code, error_message = Run.Status.FAILED, "internal_error", "The answer could not be stored."
-            message = None
-        if not services.run_end(
-            run=run, status=status, assistant_message=message, error_code=error_code, error_message=error_message
-        ):
-            logger.warning("Run %s was finished by someone else (swept?); no second done", run.pk)
+            finished = services.run_finish(
+                run=run,
+                status=Run.Status.FAILED,
+                error_code="internal_error",
+                error_message="The answer could not be stored.",
+                error_detail=exc.__class__.__name__,
+                fenced=True,
+            )
+        if not finished:
+            logger.warning("Run %s was finished or taken over by someone else; no second done", run.pk)
 
     def announce(self, route: str, reason: str) -> None:
         """Record and emit the route once it is known (again only if it changes)."""
         if route == self.route:
             return
         self.route = route
-        Run.objects.filter(pk=self.run.pk).update(route=route, route_reason=reason)
+        services.run_set_route(run=self.run, route=route, reason=reason)
         events.emit(self.run, events.ANALYSIS, strategy=route, reason=reason)
 
     def on_answer_text(self, delta: str) -> None:
@@ -172,42 +194,63 @@ class RunExecution:
             self.announce(Run.Route.SIMPLE, "The planner answered directly.")
         self.answer(delta)
 
-    # --- routing and the tool loop ----------------------------------------
-
-    def plan_or_answer(self) -> None:
+    def planner_conversation(self) -> Conversation:
         run, planner = self.run, self.planner
-        conversation = Conversation(
+        return Conversation(
             run=run,
             agent=planner,
             cancel=self.cancel,
             tool_context=ToolContext(user=run.user, run=run, session=run.session, agent=planner),
         )
-        conversation.add("system", prompts.PLANNER_SYSTEM)
-        for message in planner_history(run=run):
-            conversation.add(message["role"], message["content"])
-        conversation.add("user", run.user_message.content)
-        tools = [*schemas(permission=planner.permission), create_plan_tool()]
 
-        for _ in range(settings.AGENT_MAX_ITERATIONS):
+    # --- routing and the tool loop ----------------------------------------
+
+    def plan_or_answer(self) -> None:
+        run = self.run
+        conversation = self.planner_conversation()
+        stored = selectors.agent_conversation(agent=self.planner) if run.attempt > 1 else []
+        if stored:
+            conversation.load(stored)
+        else:
+            conversation.add("system", prompts.PLANNER_SYSTEM)
+            for message in planner_history(run=run):
+                conversation.add(message["role"], message["content"])
+            conversation.add("user", run.user_message.content)
+        tools = [*schemas(permission=self.planner.permission), create_plan_tool()]
+
+        last = stored[-1] if stored else None
+        if last is not None and last.role == "assistant" and not last.tool_calls:
+            # The earlier attempt had the whole answer: send it again, no model call.
+            self.on_answer_text(last.content)
+            return
+        unanswered = conversation.unanswered_calls()
+        if unanswered and self.handle_calls(conversation, unanswered):
+            return
+        calls_made = sum(1 for row in stored if row.role == "assistant")
+        for _ in range(max(0, settings.AGENT_MAX_ITERATIONS - calls_made)):
             reply = conversation.call(tools=tools, on_text=self.on_answer_text)
             if not reply.tool_calls:
                 if not self.route:
                     self.announce(Run.Route.SIMPLE, "The planner answered directly.")
                 return
-            plan_calls = [call for call in reply.tool_calls if call.name == "create_plan"]
-            tool_calls = [call for call in reply.tool_calls if call.name != "create_plan"]
-            if tool_calls and not plan_calls:
-                names = ", ".join(dict.fromkeys(call.name for call in tool_calls))
-                self.announce(Run.Route.TOOL, f"The planner called {names}.")
-            for call in tool_calls:
-                conversation.run_tool(call)
-            if plan_calls and self.try_plan(conversation, plan_calls):
+            if self.handle_calls(conversation, reply.tool_calls):
                 return
             self.cancel.check()
         raise RunLimitExceeded(
             f"The planner made {settings.AGENT_MAX_ITERATIONS} model calls without finishing its answer.",
             code="iteration_limit",
         )
+
+    def handle_calls(self, conversation: Conversation, calls: list[ToolCall]) -> bool:
+        """Run the planner's tool calls, or its plan; True once a plan ran (the answer is then written)."""
+        plan_calls = [call for call in calls if call.name == "create_plan"]
+        tool_calls = [call for call in calls if call.name != "create_plan"]
+        if tool_calls and not plan_calls:
+            names = ", ".join(dict.fromkeys(call.name for call in tool_calls))
+            self.announce(Run.Route.TOOL, f"The planner called {names}.")
+        for call in tool_calls:
+            conversation.run_tool(call)
+        return bool(plan_calls) and self.try_plan(conversation, plan_calls)
 
     def try_plan(self, conversation: Conversation, plan_calls: list[ToolCall]) -> bool:
         """Validate and run the first plan; an invalid one goes back to the planner. True once a plan ran."""
@@ -243,41 +286,53 @@ class RunExecution:
         conversation.add_tool_result(
             call_id=call.id, name="create_plan", content={"ok": True, "plan_id": str(plan.pk), "steps": len(spec.steps)}
         )
-        self.run_plan(plan, spec)
+        self.run_plan(plan, spec=spec)
         return True
 
     # --- the plan ----------------------------------------------------------
 
-    def run_plan(self, plan: Plan, spec: PlanSpec) -> None:
-        steps = {step.key: step for step in plan.steps.order_by("position")}
-        depends_on = {step.key: step.depends_on for step in spec.steps}
-        events.emit(
-            self.run,
-            events.PLAN_CREATED,
-            plan={
-                "id": str(plan.pk),
-                "objective": plan.objective,
-                "steps": [
-                    {
-                        "id": str(step.pk),
-                        "key": step.key,
-                        "title": step.title,
-                        "instructions": step.instructions,
-                        "depends_on": [str(steps[dep].pk) for dep in depends_on[step.key]],
-                        "status": step.status,
-                    }
-                    for step in steps.values()
-                ],
-            },
-        )
-        outcomes = self.schedule(steps, depends_on)
+    def run_plan(self, plan: Plan, *, spec: PlanSpec | None = None, resumed: bool = False) -> None:
+        """Announce the plan (once), run the steps not yet finished, then write the answer."""
+        if spec is not None:
+            steps = {step.key: step for step in plan.steps.order_by("position")}
+            depends_on = {step.key: step.depends_on for step in spec.steps}
+        else:
+            steps, depends_on = selectors.plan_graph(plan=plan)
+        finished = {
+            key: StepOutcome(step.status, result=step.result, error=step.error)
+            for key, step in steps.items()
+            if step.status in PlanStep.FINISHED_STATUSES
+        }
+        if not resumed or not selectors.run_has_event(run_id=self.run.pk, type=events.PLAN_CREATED):
+            events.emit(
+                self.run,
+                events.PLAN_CREATED,
+                plan={
+                    "id": str(plan.pk),
+                    "objective": plan.objective,
+                    "steps": [
+                        {
+                            "id": str(step.pk),
+                            "key": step.key,
+                            "title": step.title,
+                            "instructions": step.instructions,
+                            "depends_on": [str(steps[dep].pk) for dep in depends_on[step.key]],
+                            "status": step.status,
+                        }
+                        for step in steps.values()
+                    ],
+                },
+            )
+        outcomes = self.schedule(steps, depends_on, finished)
         self.cancel.check()
         self.synthesise(plan, steps, outcomes)
 
-    def schedule(self, steps: dict[str, PlanStep], depends_on: dict[str, list[str]]) -> dict[str, StepOutcome]:
-        """Run every step once its dependencies completed; skip those whose dependencies did not."""
-        outcomes: dict[str, StepOutcome] = {}
-        pending = list(steps)
+    def schedule(
+        self, steps: dict[str, PlanStep], depends_on: dict[str, list[str]], finished: dict[str, StepOutcome]
+    ) -> dict[str, StepOutcome]:
+        """Run every unfinished step once its dependencies completed; skip those whose dependencies did not."""
+        outcomes: dict[str, StepOutcome] = dict(finished)
+        pending = [key for key in steps if key not in outcomes]
         running: dict[Future, str] = {}
         cancelled = False
         limit = settings.AGENT_MAX_PARALLEL_EXECUTORS
@@ -299,6 +354,7 @@ class RunExecution:
                     if pending:  # unreachable for a validated (acyclic) plan; never spin
                         raise RunLimitExceeded("The plan's steps wait on each other.", code="plan_stalled")
                     continue
+                give_back_connection()  # nothing is written while the executors work
                 done, _ = wait(running, timeout=CANCEL_CHECK_INTERVAL, return_when=FIRST_COMPLETED)
                 for future in done:
                     key = running.pop(future)
@@ -345,12 +401,7 @@ class RunExecution:
 
     def synthesise(self, plan: Plan, steps: dict[str, PlanStep], outcomes: dict[str, StepOutcome]) -> None:
         """Make the last planner call, offered no tools, streaming the answer from the step results."""
-        conversation = Conversation(
-            run=self.run,
-            agent=self.planner,
-            cancel=self.cancel,
-            tool_context=ToolContext(user=self.run.user, run=self.run, session=self.run.session, agent=self.planner),
-        )
+        conversation = self.planner_conversation()
         conversation.add("system", prompts.SYNTHESIS_SYSTEM)
         results = [
             (step.title, outcomes[key].status, outcomes[key].result or outcomes[key].error)

@@ -27,6 +27,7 @@ TOOL_RESULT = "tool_result"
 EXECUTOR_RESULT = "executor_result"
 STEP_COMPLETE = "step_complete"
 RETRY = "retry"
+RESUMED = "resumed"
 ERROR = "error"
 DONE = "done"
 
@@ -43,6 +44,7 @@ TYPES = frozenset(
         EXECUTOR_RESULT,
         STEP_COMPLETE,
         RETRY,
+        RESUMED,
         ERROR,
         DONE,
     }
@@ -54,8 +56,11 @@ def emit(run: Run | uuid.UUID | str, type: str, *, closing: bool = False, **fiel
     """Store the run's next event and, after commit, wake its listeners.
 
     Once a run has finished, only its closing events (``error`` and ``done``
-    from ``run_end``, ``closing=True``) may be stored: agent code still going
-    after a sweeper ended its run gets RunGone and stops, so ``done`` stays last.
+    from ``run_finish``, ``closing=True``) may be stored: agent code still
+    going after a sweeper ended its run gets RunGone and stops, so ``done``
+    stays last. Given a claimed Run (``owner`` set), the event is fenced by
+    the lease: an owner whose run was taken over by another gets RunGone and
+    writes nothing, so two attempts never interleave their events.
     """
     if type not in TYPES:
         raise ValueError(f"Unknown event type {type!r}")
@@ -65,11 +70,18 @@ def emit(run: Run | uuid.UUID | str, type: str, *, closing: bool = False, **fiel
     run_id = run.pk if isinstance(run, Run) else run
     with transaction.atomic():
         try:
-            locked = Run.objects.select_for_update().only("id", "session_id", "status", "last_event_seq").get(pk=run_id)
+            locked = (
+                Run.objects.select_for_update()
+                .only("id", "session_id", "status", "last_event_seq", "owner", "attempt")
+                .get(pk=run_id)
+            )
         except Run.DoesNotExist:
             raise RunGone(f"Run {run_id} no longer exists") from None
-        if not closing and locked.status not in Run.ACTIVE_STATUSES:
-            raise RunGone(f"Run {run_id} already finished ({locked.status})")
+        if not closing:
+            if locked.status not in Run.ACTIVE_STATUSES:
+                raise RunGone(f"Run {run_id} already finished ({locked.status})")
+            if isinstance(run, Run) and run.owner and (locked.owner, locked.attempt) != (run.owner, run.attempt):
+                raise RunGone(f"Run {run_id} is no longer held by {run.owner} (attempt {run.attempt})")
         seq = locked.last_event_seq + 1
         data = {
             "type": type,

@@ -64,5 +64,5 @@ class RunCancelApi(APIView):
 
     def post(self, request, run_id: str):
         run = selectors.run_get(user=request.user, run_id=run_id)
-        run = services.run_request_cancel(run=run)
+        run = services.run_cancel(run=run)
         return Response({"run_id": str(run.pk), "status": run.status}, status=status.HTTP_202_ACCEPTED)

@@ -42,7 +42,7 @@ from agents import events
 from agents.events import bus
 from agents.models import Run, RunEvent
 from agents.runs import selectors
-from agents.runtime import runner
+from agents.runtime import admission, worker
 from agents_platform.errors import (
     DomainError,
     InvalidInput,
@@ -280,13 +280,13 @@ def _method_check(request: HttpRequest, allowed: str) -> None:
 @csrf_exempt  # CSRF is checked in _authenticate, for cookie requests only (as DRF does)
 async def agent_stream(request: HttpRequest) -> HttpResponse:
     """Send a message, start a run and stream its events from the first one."""
-    runner.start_maintenance()
+    worker.ensure_maintenance()
     try:
         _method_check(request, "POST")
         user = await _authenticate(request)
         payload = _json_body(request)
         run, _ = await _in_thread(
-            runner.run_accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
+            admission.run_accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
         )
     except DomainError as error:
         return error_response(error)
@@ -327,7 +327,7 @@ def _join(*, user: AbstractBaseUser, run_id: str, after_seq: int, source: str) -
 @csrf_exempt  # a GET; nothing to protect, and token clients carry no CSRF token
 async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
     """Join a run's stream: replay what the client missed, then tail it live until ``done``."""
-    runner.start_maintenance()
+    worker.ensure_maintenance()
     try:
         _method_check(request, "GET")
         user = await _authenticate(request)

@@ -1,13 +1,15 @@
 """Reads of the engine's models, always scoped to one user where a user asks."""
 
 import uuid
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from agents.exceptions import RunNotFound
-from agents.models import Memory, Run, RunEvent
+from agents.models import Agent, AgentMessage, Memory, Plan, PlanStep, PlanStepDependency, Run, RunEvent, WorkerProcess
 from sessions.models import ChatSession
 
 
@@ -35,3 +37,76 @@ def memory_list(*, user: AbstractBaseUser, query: str | None = None, limit: int 
     if query:
         queryset = queryset.filter(content__icontains=query)
     return list(queryset.order_by("-created_at")[:limit])
+
+
+def run_control(*, run_id: uuid.UUID | str) -> tuple[bool, str, str, int] | None:
+    """Return what an owner checks while it works: (cancel requested, status, owner, attempt); None if deleted."""
+    return Run.objects.filter(pk=run_id).values_list("cancel_requested", "status", "owner", "attempt").first()
+
+
+def run_streamed_answer(*, run_id: uuid.UUID | str) -> bool:
+    """Return whether any answer text of the run was already sent as `text` events."""
+    return RunEvent.objects.filter(run_id=run_id, type="text").exists()
+
+
+def run_planner(*, run: Run) -> Agent | None:
+    """Return the run's planner agent, if one was created (an earlier attempt's)."""
+    return Agent.objects.filter(run=run, role=Agent.Role.PLANNER).order_by("created_at").first()
+
+
+def run_plan(*, run: Run) -> Plan | None:
+    """Return the run's stored plan, if any."""
+    return Plan.objects.filter(run=run).first()
+
+
+def plan_graph(*, plan: Plan) -> tuple[dict[str, PlanStep], dict[str, list[str]]]:
+    """Return a plan's steps by key, in order, and each step's dependencies by key."""
+    steps = {step.key: step for step in plan.steps.order_by("position")}
+    by_id = {step.pk: key for key, step in steps.items()}
+    depends_on: dict[str, list[str]] = {key: [] for key in steps}
+    for step_id, dependency_id in PlanStepDependency.objects.filter(step__plan=plan).values_list(
+        "step_id", "depends_on_id"
+    ):
+        depends_on[by_id[step_id]].append(by_id[dependency_id])
+    return steps, depends_on
+
+
+def agent_conversation(*, agent: Agent) -> list[AgentMessage]:
+    """Return an agent's stored LLM conversation, in order."""
+    return list(AgentMessage.objects.filter(agent=agent).order_by("id"))
+
+
+def run_has_event(*, run_id: uuid.UUID | str, type: str) -> bool:
+    """Return whether the run has stored an event of this type."""
+    return RunEvent.objects.filter(run_id=run_id, type=type).exists()
+
+
+def runs_lost(*, limit: int) -> list[Run]:
+    """Return running runs whose lease expired, oldest first."""
+    return list(
+        Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=timezone.now()).order_by("lease_until")[:limit]
+    )
+
+
+def runs_waiting_in_queue(*, limit: int, created_before: datetime | None = None) -> list[Run]:
+    """Return queued runs due for another hand-over: their queue lease passed, or they are older than a time."""
+    due = Q(lease_until__lt=timezone.now()) | Q(lease_until__isnull=True)
+    if created_before is not None:
+        due |= Q(created_at__lt=created_before)
+    queued = Run.objects.filter(due, status=Run.Status.QUEUED)
+    return list(queued.order_by("created_at")[:limit])
+
+
+def runs_of_owners(*, owners: list[str]) -> list[Run]:
+    """Return the running runs these owners hold."""
+    return list(Run.objects.filter(status=Run.Status.RUNNING, owner__in=owners))
+
+
+def running_owners() -> list[str]:
+    """Return the distinct owners of running runs."""
+    return list(Run.objects.filter(status=Run.Status.RUNNING).values_list("owner", flat=True).distinct())
+
+
+def workers_live(*, within_seconds: float) -> list[WorkerProcess]:
+    """Return the worker processes that gave a sign of life in the last ``within_seconds``."""
+    return list(WorkerProcess.objects.filter(beat_at__gte=timezone.now() - timedelta(seconds=within_seconds)))

@@ -7,19 +7,20 @@ locks in one step, then changes state; events go out through ``emit()``.
 import hashlib
 import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import events
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
-from agents.models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run
+from agents.models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
 from sessions import selectors as session_selectors
@@ -102,7 +103,7 @@ def _idempotent_run(*, user: AbstractBaseUser, key: str, fingerprint: str) -> Ru
     return existing
 
 
-def run_start(
+def run_create(
     *,
     user: AbstractBaseUser,
     message: str,
@@ -153,6 +154,7 @@ def run_start(
                 idempotency_key=idempotency_key or None,
                 request_hash=fingerprint if idempotency_key else "",
                 reserved_tokens=reserved_tokens,
+                lease_until=_lease_end(),
             )
     except IntegrityError:
         # Lost a race: another request took the key or the session at the same time.
@@ -168,20 +170,123 @@ def run_start(
     return run, True
 
 
-def run_mark_running(*, run: Run, worker: str = "") -> bool:
-    """Move a queued run to running; False if it was no longer queued (cancelled, swept)."""
-    now = timezone.now()
-    updated = Run.objects.filter(pk=run.pk, status=Run.Status.QUEUED).update(
-        status=Run.Status.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+def _lease_end(seconds: float | None = None) -> datetime:
+    return timezone.now() + timedelta(seconds=settings.AGENT_LEASE_SECONDS if seconds is None else seconds)
+
+
+def _interrupt_lost_work(*, run_id: uuid.UUID | str) -> None:
+    """Mark the executions a lost or released attempt left running as interrupted; their steps run again."""
+    Execution.objects.filter(run_id=run_id, status=Execution.Status.RUNNING).update(
+        status=Execution.Status.INTERRUPTED,
+        error="Its worker stopped; the step runs again.",
+        finished_at=timezone.now(),
     )
-    if updated:
-        run.status, run.started_at, run.heartbeat_at, run.worker = Run.Status.RUNNING, now, now, worker
-    return bool(updated)
+    PlanStep.objects.filter(plan__run_id=run_id, status=PlanStep.Status.RUNNING).update(
+        status=PlanStep.Status.PENDING, started_at=None
+    )
 
 
-def run_heartbeat(*, run_id: uuid.UUID | str) -> None:
-    """Record that the worker running the run is alive."""
-    Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())
+def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
+    """Take the run for ``owner`` with one conditional UPDATE; None when someone else has it or it ended.
+
+    A run can be claimed when it is queued, or running with an expired lease
+    and attempts left. The UPDATE names the attempt it read, so of two
+    claimers only one can win. A claim of a run that was running (its owner
+    lost) marks that owner's executions interrupted first. The returned run
+    carries ``owner`` and ``attempt``: events and writes are fenced by them.
+    """
+    run = Run.objects.select_related("session", "user", "user_message").filter(pk=run_id).first()
+    if run is None:
+        return None
+    now = timezone.now()
+    if run.status == Run.Status.QUEUED:
+        claimable = Run.objects.filter(status=Run.Status.QUEUED)
+    elif (
+        run.status == Run.Status.RUNNING
+        and run.lease_until is not None
+        and run.lease_until < now
+        and run.attempt < settings.AGENT_MAX_ATTEMPTS
+    ):
+        claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
+    else:
+        return None
+    previous_status = run.status
+    with transaction.atomic():
+        updated = claimable.filter(pk=run.pk, attempt=run.attempt).update(
+            status=Run.Status.RUNNING,
+            owner=owner,
+            attempt=F("attempt") + 1,
+            lease_until=_lease_end(),
+            started_at=Coalesce(F("started_at"), Value(now)),
+            resume_reason=Case(
+                When(status=Run.Status.RUNNING, then=Value("worker_lost")),
+                When(attempt__gt=0, resume_reason="", then=Value("worker_lost")),
+                default=F("resume_reason"),
+            ),
+        )
+        if not updated:
+            return None
+        if previous_status == Run.Status.RUNNING:
+            _interrupt_lost_work(run_id=run.pk)
+    run.refresh_from_db(fields=["status", "owner", "attempt", "lease_until", "started_at", "resume_reason"])
+    return run
+
+
+def runs_renew_leases(*, owner: str, run_ids: list[str]) -> set[str]:
+    """Extend the leases ``owner`` holds on these runs (one UPDATE); return the ids it no longer holds."""
+    if not run_ids:
+        return set()
+    renewed = Run.objects.filter(pk__in=run_ids, owner=owner, status=Run.Status.RUNNING).update(
+        lease_until=_lease_end()
+    )
+    if renewed == len(run_ids):
+        return set()
+    held = {
+        str(pk)
+        for pk in Run.objects.filter(pk__in=run_ids, owner=owner, status=Run.Status.RUNNING).values_list(
+            "pk", flat=True
+        )
+    }
+    return set(map(str, run_ids)) - held
+
+
+def run_release(*, run: Run, reason: str) -> bool:
+    """Give the run back to the queue (drain): another owner resumes it; False if it was no longer ours."""
+    with transaction.atomic():
+        released = Run.objects.filter(
+            pk=run.pk, owner=run.owner, attempt=run.attempt, status=Run.Status.RUNNING
+        ).update(status=Run.Status.QUEUED, owner="", lease_until=timezone.now(), resume_reason=reason)
+        if released:
+            _interrupt_lost_work(run_id=run.pk)
+    return bool(released)
+
+
+def run_requeue_lost(*, run: Run, owner_dead: bool = False) -> bool:
+    """Queue again a running run whose owner was lost; False if that is no longer so.
+
+    Lost means its lease expired, or (``owner_dead``) its owner's process is
+    known to be gone and still holds it.
+    """
+    lost = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, attempt=run.attempt)
+    lost = lost.filter(owner=run.owner) if owner_dead else lost.filter(lease_until__lt=timezone.now())
+    with transaction.atomic():
+        requeued = lost.update(
+            status=Run.Status.QUEUED, owner="", lease_until=_lease_end(), resume_reason="worker_lost"
+        )
+        if requeued:
+            _interrupt_lost_work(run_id=run.pk)
+    return bool(requeued)
+
+
+def run_mark_submitted(*, run_id: uuid.UUID | str) -> None:
+    """Note that a queued run was handed to a runner again, so the sweeper waits a lease before the next try."""
+    Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(lease_until=_lease_end())
+
+
+def run_set_route(*, run: Run, route: str, reason: str) -> None:
+    """Record the planner's route and why."""
+    Run.objects.filter(pk=run.pk).update(route=route, route_reason=reason)
+    run.route, run.route_reason = route, reason
 
 
 def run_add_usage(*, run: Run, prompt_tokens: int, completion_tokens: int, llm_calls: int = 1) -> None:
@@ -198,73 +303,98 @@ def run_finish(
     *,
     run: Run,
     status: str,
+    answer: str = "",
     assistant_message: Message | None = None,
     error_code: str = "",
     error_message: str = "",
+    error_detail: str = "",
+    fenced: bool = False,
 ) -> bool:
-    """Move an active run to a final status; False if it had already finished (the first finisher wins)."""
-    if status not in {Run.Status.COMPLETED, Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.INTERRUPTED}:
+    """End an active run: its final status, the answer stored, then its last events ``error`` and ``done``.
+
+    All in one transaction, so a run is never finished without its ``done``
+    nor answered twice. Only the first finisher speaks: when the run had
+    already ended (or, with ``fenced``, when ``run.owner`` and ``run.attempt``
+    no longer hold it) this returns False, stores and emits nothing. Steps and
+    executions still open are closed (a swept run leaves nothing running).
+    """
+    if status not in Run.FINAL_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")
     now = timezone.now()
-    updated = Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(
-        status=status,
-        finished_at=now,
-        assistant_message=assistant_message,
-        error_code=error_code,
-        error_message=error_message,
-    )
-    if updated:
+    active = Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES)
+    if fenced:
+        active = active.filter(owner=run.owner, attempt=run.attempt)
+    with transaction.atomic():
+        # Lock first: nothing may be stored for a run that someone else is finishing.
+        locked = active.select_for_update().only("id", "prompt_tokens", "completion_tokens").first()
+        if locked is None:
+            return False
+        if answer.strip() and assistant_message is None:
+            assistant_message = session_services.message_create(
+                session=run.session,
+                role=Message.Role.ASSISTANT,
+                content=answer,
+                prompt_tokens=locked.prompt_tokens,
+                completion_tokens=locked.completion_tokens,
+            )
+        Run.objects.filter(pk=run.pk).update(
+            status=status,
+            finished_at=now,
+            owner="",
+            lease_until=None,
+            assistant_message=assistant_message,
+            error_code=error_code,
+            error_message=error_message,
+            error_detail=error_detail,
+        )
+        Execution.objects.filter(run_id=run.pk, status=Execution.Status.RUNNING).update(
+            status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
+        )
+        PlanStep.objects.filter(
+            plan__run_id=run.pk, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]
+        ).update(status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now)
         run.refresh_from_db()
-    return bool(updated)
-
-
-def run_end(
-    *,
-    run: Run,
-    status: str,
-    assistant_message: Message | None = None,
-    error_code: str = "",
-    error_message: str = "",
-) -> bool:
-    """Finish an active run, then emit its last events: ``error`` (when there is one) and ``done``.
-
-    Only the first finisher (the engine, or a sweeper that found it dead)
-    speaks: when the run had already finished this returns False and emits
-    nothing, so ``done`` is always last and sent once.
-    """
-    if not run_finish(
-        run=run, status=status, assistant_message=assistant_message, error_code=error_code, error_message=error_message
-    ):
-        return False
-    if error_code:
-        events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
-    events.emit(
-        run,
-        events.DONE,
-        closing=True,
-        status=status,
-        message_id=str(assistant_message.pk) if assistant_message else None,
-        usage={
-            "prompt_tokens": run.prompt_tokens,
-            "completion_tokens": run.completion_tokens,
-            "total_tokens": run.total_tokens,
-            "llm_calls": run.llm_calls,
-        },
-        duration_ms=run.duration_ms,
-    )
+        if error_code:
+            events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
+        events.emit(
+            run,
+            events.DONE,
+            closing=True,
+            status=status,
+            message_id=str(assistant_message.pk) if assistant_message else None,
+            usage={
+                "prompt_tokens": run.prompt_tokens,
+                "completion_tokens": run.completion_tokens,
+                "total_tokens": run.total_tokens,
+                "llm_calls": run.llm_calls,
+            },
+            duration_ms=run.duration_ms,
+        )
     return True
 
 
-def run_request_cancel(*, run: Run) -> Run:
-    """Ask a run to stop; idempotent. Agents see the flag at their next check."""
+def run_cancel(*, run: Run) -> Run:
+    """Ask a run to stop; idempotent. Its owner sees the flag at the next check."""
     Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
     run.refresh_from_db()
     return run
 
 
-def run_is_cancel_requested(*, run_id: uuid.UUID | str) -> bool | None:
-    """Return whether the run's cancel flag is set; None when the run is gone (deleted with its session)."""
-    return Run.objects.filter(pk=run_id).values_list("cancel_requested", flat=True).first()
+def worker_register(*, name: str, kind: str, concurrency: int) -> None:
+    """Record a live worker process (or refresh it)."""
+    WorkerProcess.objects.update_or_create(
+        name=name, defaults={"kind": kind, "concurrency": concurrency, "beat_at": timezone.now(), "draining": False}
+    )
+
+
+def worker_beat(*, name: str, draining: bool) -> None:
+    """Record that a worker process is alive (and whether it drains)."""
+    WorkerProcess.objects.filter(pk=name).update(beat_at=timezone.now(), draining=draining)
+
+
+def worker_unregister(*, name: str) -> None:
+    """Forget a worker process that stopped; also forget ones silent for an hour."""
+    WorkerProcess.objects.filter(Q(pk=name) | Q(beat_at__lt=timezone.now() - timedelta(hours=1))).delete()
 
 
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:

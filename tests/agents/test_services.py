@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_run_start_stores_message_session_and_queued_run(user):
-    run, created = services.run_start(user=user, message="  hi there  ", context_type="ticket", entity_id="42")
+    run, created = services.run_create(user=user, message="  hi there  ", context_type="ticket", entity_id="42")
     assert created
     assert run.status == Run.Status.QUEUED
     assert run.user_message.content == "hi there" or run.user_message.content == "  hi there  "
@@ -30,7 +30,7 @@ def test_run_start_on_other_users_session_is_not_found_and_writes_nothing(user, 
     theirs = make_run(other_user)
     services.run_finish(run=theirs, status=Run.Status.COMPLETED)
     with pytest.raises(NotFound):
-        services.run_start(user=user, message="sneak", session_id=theirs.session_id)
+        services.run_create(user=user, message="sneak", session_id=theirs.session_id)
     assert Message.objects.filter(content="sneak").count() == 0
     assert Run.objects.count() == 1
 
@@ -38,26 +38,26 @@ def test_run_start_on_other_users_session_is_not_found_and_writes_nothing(user, 
 def test_busy_session_refuses_second_run_with_active_run_id(user):
     run = make_run(user)
     with pytest.raises(ActiveRunExists) as info:
-        services.run_start(user=user, message="again", session_id=run.session_id)
+        services.run_create(user=user, message="again", session_id=run.session_id)
     assert info.value.status == 409
     assert info.value.as_dict()["error"]["run_id"] == str(run.pk)
     assert Message.objects.filter(content="again").count() == 0
 
 
 def test_idempotency_key_joins_same_run_and_refuses_other_body(user):
-    first, created = services.run_start(user=user, message="hello", idempotency_key="k1")
-    again, created_again = services.run_start(user=user, message="hello", idempotency_key="k1")
+    first, created = services.run_create(user=user, message="hello", idempotency_key="k1")
+    again, created_again = services.run_create(user=user, message="hello", idempotency_key="k1")
     assert created and not created_again and again.pk == first.pk
     with pytest.raises(IdempotencyMismatch):
-        services.run_start(user=user, message="different", idempotency_key="k1")
+        services.run_create(user=user, message="different", idempotency_key="k1")
     assert Run.objects.count() == 1
 
 
 def test_idempotency_key_expires_after_a_day(user):
-    first, _ = services.run_start(user=user, message="hello", idempotency_key="k1")
+    first, _ = services.run_create(user=user, message="hello", idempotency_key="k1")
     services.run_finish(run=first, status=Run.Status.COMPLETED)
     Run.objects.filter(pk=first.pk).update(created_at=timezone.now() - timedelta(hours=25))
-    second, created = services.run_start(user=user, message="hello", idempotency_key="k1")
+    second, created = services.run_create(user=user, message="hello", idempotency_key="k1")
     assert created and second.pk != first.pk
 
 
@@ -143,12 +143,12 @@ def test_emit_refuses_events_after_the_run_finished_except_closing_ones(user):
 
     run = make_run(user)
     events.emit(run, events.SESSION, session={})
-    assert services.run_end(run=run, status=Run.Status.INTERRUPTED, error_code="interrupted", error_message="gone")
+    assert services.run_finish(run=run, status=Run.Status.INTERRUPTED, error_code="interrupted", error_message="gone")
     with pytest.raises(RunGone):
         events.emit(run, events.TEXT, delta="late", agent_id="a")
     stored = list(RunEvent.objects.filter(run=run).values_list("type", flat=True))
     assert stored == ["session", "error", "done"]
-    assert not services.run_end(run=run, status=Run.Status.FAILED, error_code="late", error_message="x")
+    assert not services.run_finish(run=run, status=Run.Status.FAILED, error_code="late", error_message="x")
     assert RunEvent.objects.filter(run=run).count() == 3
 
 

@@ -204,6 +204,6 @@ def test_wrong_method_answers_405_json(asgi_live_server, user):
     response = client.get("/api/agent/stream")
     assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
     assert response.headers["allow"] == "POST"
-    run, _ = services.run_start(user=user, message="x")
+    run, _ = services.run_create(user=user, message="x")
     response = client.post(f"/api/agent/runs/{run.pk}/stream")
     assert response.status_code == 405 and response.headers["allow"] == "GET"

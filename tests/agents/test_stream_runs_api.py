@@ -3,9 +3,9 @@
 import pytest
 from rest_framework.test import APIClient
 
-from agents.engine import planner
 from agents.models import Run
 from agents.runs import services
+from agents.runtime import worker
 from tests.factories import make_run
 from tests.stub_model import Text, is_executor, is_routing, plan
 
@@ -30,7 +30,7 @@ def complex_reply(request):
 def test_run_detail_shows_plan_steps_executions_usage_and_timings(stub_model, api, user, django_assert_num_queries):
     stub_model.responder = complex_reply
     run = make_run(user, message="compare X and Y")
-    planner.execute_run(run.pk)
+    worker.execute_run(run.pk)
 
     with django_assert_num_queries(5):  # run, plan, steps, their dependencies, executions
         response = api.get(f"/api/agent/runs/{run.pk}")

@@ -31,7 +31,12 @@ def start_with(**env):
         ("AGENT_RATE_LIMIT", "lots"),
         ("AGENT_RATE_LIMIT", "20/0m"),
         ("LLM_TIMEOUT", "nan"),
-        ("AGENT_HEARTBEAT_TIMEOUT", "inf"),
+        ("AGENT_LEASE_SECONDS", "inf"),
+        ("AGENT_LEASE_SECONDS", "0"),
+        ("AGENT_MAX_ATTEMPTS", "0"),
+        ("AGENT_DRAIN_SECONDS", "-1"),
+        ("AGENT_RUNNER", "rabbits"),
+        ("CELERY_BROKER_URL", "http://127.0.0.1:5672"),
         ("AGENT_TOKEN_BUDGET", "-5"),
         ("AGENT_MAX_PLAN_STEPS", "eight"),
         ("LLM_TIMEOUT", "0"),
@@ -45,6 +50,12 @@ def test_bad_value_fails_at_start_naming_the_variable(name, value):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name in result.stderr
+
+
+def test_the_celery_runner_needs_a_broker():
+    result = start_with(AGENT_RUNNER="celery")
+    assert result.returncode != 0
+    assert "CELERY_BROKER_URL" in result.stderr and "REDIS_URL" in result.stderr
 
 
 def test_debug_off_requires_secret_key():

@@ -3,21 +3,23 @@
     python manage.py chat "compare tea and coffee for a morning routine"
     python manage.py chat --user alice --session <uuid> "and which is cheaper?"
 
-The run is stored like any other (inspect it in the admin afterwards); the
-command follows it by reading its stored events, as a stream client would.
+The message goes through the same admission as the web (validation, rate,
+token budget) and the run is executed like any other: by this process's
+thread runner (with leases, heartbeat and budget settlement), or by the
+Celery workers when ``AGENT_RUNNER=celery``. The command follows it by
+reading its stored events, as a stream client would.
 """
 
 import json
-import threading
 import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from agents.engine.planner import execute_run
 from agents.exceptions import DomainError
 from agents.models import Run
-from agents.runs import selectors, services
+from agents.runs import selectors
+from agents.runtime import admission, runners, worker
 
 POLL_SECONDS = 0.05
 
@@ -39,28 +41,26 @@ class Command(BaseCommand):
             account.set_unusable_password()
             account.save()
         try:
-            clean = services.run_validate_request({"message": message, "session_id": session})
-            run, _ = services.run_start(user=account, message=clean["message"], session_id=clean["session_id"])
+            run, _ = admission.run_accept(user=account, payload={"message": message, "session_id": session})
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 
-        worker = threading.Thread(target=execute_run, args=(run.pk,), name=f"run-{run.pk}", daemon=True)
-        worker.start()
         printer = EventPrinter(self.stdout, self.style, as_json=as_json)
         last_seq = 0
-        while True:
-            batch = selectors.run_events_after(run_id=run.pk, after_seq=last_seq)
-            for event in batch:
-                printer.show(event.data)
-                last_seq = event.seq
-            if batch and batch[-1].type == "done":
-                break
-            if not batch and not worker.is_alive():
-                run.refresh_from_db()
-                if run.status not in Run.ACTIVE_STATUSES:
+        try:
+            while True:
+                batch = selectors.run_events_after(run_id=run.pk, after_seq=last_seq)
+                for event in batch:
+                    printer.show(event.data)
+                    last_seq = event.seq
+                if batch and batch[-1].type == "done":
                     break
-            time.sleep(POLL_SECONDS)
-        worker.join(timeout=5)
+                time.sleep(POLL_SECONDS)
+        finally:
+            runner = runners.get_runner()
+            if isinstance(runner, runners.ThreadRunner):
+                runner.wait_idle(timeout=10)
+            worker.stop_maintenance()
         run.refresh_from_db()
         self.stdout.write(f"\nrun {run.pk}  session {run.session_id}  status {run.status}")
         if run.status != Run.Status.COMPLETED:

@@ -1,0 +1,55 @@
+"""Admission: check, then store, then submit — the one way a message becomes a run.
+
+``run_accept`` is what ``POST /api/agent/stream`` (through ``sync_to_async``)
+and ``manage.py chat`` call: validate, check the rate and the token budget,
+store the message and a queued run in one transaction, count the message, and
+hand the run to the runner once that transaction has committed.
+"""
+
+import logging
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from agents.models import Run
+from agents.runs import limits, services
+from agents.runtime import runners
+
+logger = logging.getLogger(__name__)
+
+
+def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | None = None) -> tuple[Run, bool]:
+    """Admit a message: validate, check the limits, store it with a queued run, and hand the run over.
+
+    Returns ``(run, created)``; ``created`` is False when the Idempotency-Key
+    joined an earlier run (nothing new is stored, counted or submitted).
+    The rate and the budget are checked before anything is stored; nothing is
+    stored when a check fails. A retry with an Idempotency-Key is checked
+    like a new message (at a full limit it answers 429 too, and joins its run
+    once the Retry-After has passed) but never counted twice. Raises
+    InvalidInput, RateLimited, BudgetExceeded, NotFound, ActiveRunExists or
+    IdempotencyMismatch.
+    """
+    clean = services.run_validate_request(payload)
+    limits.rate_check(user_id=user.pk)
+    estimate = limits.estimate_run_tokens(clean["message"])
+    reservation = limits.budget_reserve(user_id=user.pk, tokens=estimate)
+    try:
+        # One transaction around the run and the rate count: when a racing
+        # request took the last slot, rate_hit refuses and the run is rolled back.
+        with transaction.atomic():
+            run, created = services.run_create(
+                user=user, idempotency_key=idempotency_key, reserved_tokens=reservation.tokens, **clean
+            )
+            if created:
+                limits.rate_hit(user_id=user.pk)
+    except BaseException:
+        limits.budget_release(reservation)
+        raise
+    if not created:
+        limits.budget_release(reservation)  # the joined run holds its own
+        return run, False
+    limits.budget_attach(reservation, run_id=run.pk)
+    runners.submit(run.pk)
+    return run, True

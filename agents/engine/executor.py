@@ -4,7 +4,7 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, connection
+from django.db import OperationalError, close_old_connections, connection, transaction
 
 from agents import events
 from agents.engine import prompts
@@ -43,7 +43,9 @@ def run_step(
                 # The database could not be reached (a full pool, a restart): the step fails, not the run.
                 logger.warning("Step %s: database unavailable (%s), attempt %d of 2", step.pk, exc, attempt)
                 connection.close()
-        return StepOutcome(status=PlanStep.Status.FAILED, error="The database was too busy to run this step.")
+        outcome = StepOutcome(status=PlanStep.Status.FAILED, error="The database was too busy to run this step.")
+        end_step(run, step, outcome)
+        return outcome
     except RunReleased:
         raise  # the run is handed back; the next owner runs the step again
     except RunGone:
@@ -101,18 +103,39 @@ def _run_step(
         error = "The executor failed unexpectedly."
 
     usage = conversation.usage.as_dict()
-    services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage)
-    events.emit(
-        run,
-        events.EXECUTOR_RESULT,
-        executor_id=str(agent.pk),
-        step_id=str(step.pk),
-        status=status,
-        result=result if status == Execution.Status.COMPLETED else error,
-        usage=usage,
-    )
     step_status = {
         Execution.Status.COMPLETED: PlanStep.Status.COMPLETED,
         Execution.Status.CANCELLED: PlanStep.Status.CANCELLED,
     }.get(status, PlanStep.Status.FAILED)
-    return StepOutcome(status=step_status, result=result, error=error)
+    outcome = StepOutcome(status=step_status, result=result, error=error)
+    # The execution, its step and their events commit together: an owner lost after this point
+    # leaves a finished step (never run again), before it a running one (run again by the next owner).
+    with transaction.atomic():
+        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage)
+        events.emit(
+            run,
+            events.EXECUTOR_RESULT,
+            executor_id=str(agent.pk),
+            step_id=str(step.pk),
+            status=status,
+            result=result if status == Execution.Status.COMPLETED else error,
+            usage=usage,
+        )
+        end_step(run, step, outcome)
+    return outcome
+
+
+def end_step(run: Run, step: PlanStep, outcome: StepOutcome) -> None:
+    """Give a step its final status and emit `step_complete`, in one transaction."""
+    with transaction.atomic():
+        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
+        events.emit(
+            run,
+            events.STEP_COMPLETE,
+            step={
+                "id": str(step.pk),
+                "key": step.key,
+                "status": outcome.status,
+                "result": outcome.result if outcome.status == PlanStep.Status.COMPLETED else outcome.error,
+            },
+        )

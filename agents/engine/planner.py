@@ -37,7 +37,7 @@ from django.conf import settings
 from agents import events
 from agents.engine import prompts
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
-from agents.engine.executor import StepOutcome, run_step
+from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
 from agents.llm.gateway import ToolCall
 from agents.models import Agent, Plan, PlanStep, Run
@@ -341,8 +341,8 @@ class RunExecution:
                 if not cancelled and self.cancel():
                     cancelled = True
                     for key in pending:
-                        self.end_step(
-                            steps[key], StepOutcome(PlanStep.Status.CANCELLED, error="The run was cancelled.")
+                        end_step(
+                            self.run, steps[key], StepOutcome(PlanStep.Status.CANCELLED, error="The run was cancelled.")
                         )
                     pending = []
                 self.skip_blocked(steps, depends_on, pending, outcomes)
@@ -358,8 +358,7 @@ class RunExecution:
                 done, _ = wait(running, timeout=CANCEL_CHECK_INTERVAL, return_when=FIRST_COMPLETED)
                 for future in done:
                     key = running.pop(future)
-                    outcomes[key] = future.result()
-                    self.end_step(steps[key], outcomes[key])
+                    outcomes[key] = future.result()  # the executor stored the step's end with its own
         if cancelled:
             raise RunCancelled()
         return outcomes
@@ -375,7 +374,7 @@ class RunExecution:
                     pending.remove(key)
                     titles = ", ".join(steps[dep].title for dep in blocked)
                     outcomes[key] = StepOutcome(PlanStep.Status.SKIPPED, error=f"Skipped: {titles} did not complete.")
-                    self.end_step(steps[key], outcomes[key])
+                    end_step(self.run, steps[key], outcomes[key])
                     changed = True
 
     def start_step(self, pool, step: PlanStep, dependencies: list[str], outcomes) -> Future:
@@ -384,19 +383,6 @@ class RunExecution:
         results = {dep: outcomes[dep].result for dep in dependencies}
         return pool.submit(
             run_step, run=self.run, step=step, planner=self.planner, dependency_results=results, cancel=self.cancel
-        )
-
-    def end_step(self, step: PlanStep, outcome: StepOutcome) -> None:
-        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
-        events.emit(
-            self.run,
-            events.STEP_COMPLETE,
-            step={
-                "id": str(step.pk),
-                "key": step.key,
-                "status": outcome.status,
-                "result": outcome.result if outcome.status == PlanStep.Status.COMPLETED else outcome.error,
-            },
         )
 
     def synthesise(self, plan: Plan, steps: dict[str, PlanStep], outcomes: dict[str, StepOutcome]) -> None:

@@ -1,0 +1,1 @@
+"""Test support shared by the tests and the bench: real processes of the platform."""

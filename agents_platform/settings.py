@@ -321,11 +321,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    # Runs, steps and executions each have a "status" choice set: name them instead of hashing.
+    # Runs, steps, executions and messages each have a "status" choice set: name them instead of hashing.
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "agents.models.Run.Status",
         "PlanStepStatusEnum": "agents.models.PlanStep.Status",
         "ExecutionStatusEnum": "agents.models.Execution.Status",
+        "MessageStatusEnum": "sessions.models.Message.Status",
     },
     # The SSE endpoints are plain async views spectacular cannot see; this hook describes them.
     "POSTPROCESSING_HOOKS": [

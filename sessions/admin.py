@@ -21,7 +21,15 @@ class MessageInline(admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("role", "content", "prompt_tokens", "completion_tokens", "total_tokens", "created_at")
+    fields = readonly_fields = (
+        "role",
+        "content",
+        "status",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "created_at",
+    )
     ordering = ("created_at", "id")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:

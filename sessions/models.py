@@ -35,10 +35,21 @@ class Message(models.Model):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
 
+    class Status(models.TextChoices):
+        COMPLETE = "complete", "Complete"
+        INCOMPLETE = "incomplete", "Incomplete"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField()
+    status = models.CharField(
+        max_length=16,
+        choices=Status.choices,
+        default=Status.COMPLETE,
+        help_text="'incomplete': an answer cut off before the model finished it (its stream broke); "
+        "the content is what had arrived.",
+    )
     prompt_tokens = models.PositiveIntegerField(default=0, help_text="Prompt tokens of the run that wrote it.")
     completion_tokens = models.PositiveIntegerField(default=0, help_text="Completion tokens of that run.")
     total_tokens = models.PositiveIntegerField(default=0)
@@ -49,6 +60,9 @@ class Message(models.Model):
         indexes = [models.Index(fields=["session", "created_at"], name="message_session_created")]
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=["user", "assistant"]), name="message_role_valid"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["complete", "incomplete"]), name="message_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:

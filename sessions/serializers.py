@@ -33,7 +33,18 @@ class SessionUpdateSerializer(serializers.Serializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    """A message of the history; ``status`` says whether an answer was cut off before it was finished."""
+
     class Meta:
         model = Message
-        fields = ["id", "role", "content", "prompt_tokens", "completion_tokens", "total_tokens", "created_at"]
+        fields = [
+            "id",
+            "role",
+            "content",
+            "status",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "created_at",
+        ]
         read_only_fields = fields

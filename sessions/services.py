@@ -58,13 +58,19 @@ def message_create(
     prompt_tokens: int = 0,
     completion_tokens: int = 0,
     message_id: uuid.UUID | None = None,
+    status: str = Message.Status.COMPLETE,
 ) -> Message:
-    """Store a message and bump the session's last activity."""
+    """Store a message and bump the session's last activity.
+
+    ``status=Message.Status.INCOMPLETE`` marks an answer whose model stream
+    broke before it finished: ``content`` is the part that arrived.
+    """
     message = Message.objects.create(
         id=message_id or uuid.uuid4(),
         session=session,
         role=role,
         content=content,
+        status=status,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,

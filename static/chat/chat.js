@@ -43,6 +43,7 @@
     renameError: $("rename-error"),
     renameCancel: $("rename-cancel"),
     deleteDialog: $("delete-dialog"),
+    deleteForm: $("delete-form"),
     deleteText: $("delete-text"),
   };
 
@@ -131,10 +132,14 @@
   const sleep = (ms, signal) =>
     new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
-      signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      });
+      signal?.addEventListener(
+        "abort",
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
 
   function store(key, value) {
@@ -343,15 +348,26 @@
     if (force || nearBottom) box.scrollTop = box.scrollHeight;
   }
 
-  function messageNode(role, text, { pending = false } = {}) {
+  /** The label under an answer that was cut off before the model finished it (message status `incomplete`). */
+  function incompleteNote() {
+    return el("p", { class: "incomplete-note", role: "note" }, el("strong", { text: "Incomplete" }), " — the model's answer was cut off.");
+  }
+
+  function messageNode(role, text, { pending = false, status = "complete" } = {}) {
     const body = el("div", { class: "bubble" });
     if (role === "assistant") renderRichText(body, text);
     else body.textContent = text;
+    const incomplete = role === "assistant" && status === "incomplete";
     const node = el(
       "article",
-      { class: `message message-${role}${pending ? " is-pending" : ""}`, "aria-label": role === "user" ? "You" : "Assistant" },
+      {
+        class: `message message-${role}${pending ? " is-pending" : ""}${incomplete ? " is-incomplete" : ""}`,
+        "aria-label": role === "user" ? "You" : "Assistant",
+        dataset: { messageStatus: status },
+      },
       el("div", { class: "message-role", "aria-hidden": "true", text: role === "user" ? "You" : "Assistant" }),
       body,
+      incomplete ? incompleteNote() : null,
     );
     ui.welcome.hidden = true;
     return node;
@@ -552,6 +568,12 @@
       }
     }
 
+    on_resumed(event) {
+      if (!event.answer_reset) return;
+      this.answer = "";
+      renderRichText(this.answerBox, "");
+    }
+
     on_error(event) {
       const box = el("p", { class: event.fatal ? "run-error" : "run-warning", role: event.fatal ? "alert" : null });
       box.textContent = event.fatal ? `The run failed: ${event.message || event.code}` : `Note: ${event.message || event.code}`;
@@ -559,7 +581,7 @@
     }
 
     on_retry(event) {
-      const seconds = event.delay_s ?? event.delay;
+      const seconds = typeof event.delay_ms === "number" ? event.delay_ms / 1000 : null;
       this.errorBox.append(el("p", { class: "run-warning", text: `The model was busy; trying again${seconds ? ` in ${Math.round(seconds * 10) / 10} s` : ""}…` }));
     }
 
@@ -573,6 +595,12 @@
       this.node.classList.add(`is-${event.status}`);
       this.node.dataset.status = event.status;
       if (event.message_id) this.node.dataset.messageId = event.message_id;
+      // A run that ends any other way than `completed` stores the answer so far (message_id) as
+      // `incomplete`: the same label shows now and after a reload (from the message's status).
+      if (event.status !== "completed" && event.message_id && this.answer.trim() && !this.node.querySelector(".incomplete-note")) {
+        this.node.classList.add("is-incomplete");
+        this.answerBox.after(incompleteNote());
+      }
       const usage = event.usage || {};
       const parts = [];
       const label = { cancelled: "Stopped", failed: "Failed", interrupted: "Interrupted" }[event.status] || event.status;
@@ -707,6 +735,7 @@
     if (!view) return;
     view.detached = true;
     view.abort.abort();
+    state.pendingText = ""; // it belonged to that run; kept, it would block every draft of the next chat
     endRun(view);
   }
 
@@ -794,6 +823,7 @@
     } catch {
       response = null;
     }
+    if (view.detached) return; // another chat was opened meanwhile; the run, if it started, goes on
     if (!response || !response.ok) {
       const data = response ? await response.json().catch(() => null) : null;
       const error = response ? new ApiError(response, data) : Object.assign(new Error("offline"), { status: 0 });
@@ -966,9 +996,13 @@
     }
   }
 
+  // Every open (and every new chat) takes a new token; an open whose token is no longer the latest
+  // renders nothing, so a slow answer for one chat never lands in another, nor twice in the same one.
+  let openToken = 0;
   async function openSession(sessionId, { focusComposer = true } = {}) {
     closeSidebar();
     if (sessionId === state.sessionId && state.run) return;
+    const token = ++openToken;
     detachRun();
     hideNotice();
     state.sessionId = sessionId;
@@ -980,13 +1014,15 @@
     ui.welcome.hidden = true;
     let messages;
     let runs;
+    let session;
     try {
-      [messages, runs] = await Promise.all([
+      [messages, runs, session] = await Promise.all([
         fetchAll(`/api/sessions/${sessionId}/messages/?page_size=100`),
         api(`/api/sessions/${sessionId}/runs/?page_size=100`).then((page) => page.results),
+        api(`/api/sessions/${sessionId}/`),
       ]);
     } catch (error) {
-      if (state.sessionId !== sessionId) return;
+      if (token !== openToken) return;
       if (error.status === 404) {
         store(STORE.active, null);
         newChat();
@@ -994,12 +1030,11 @@
       } else showNotice(...explain(error));
       return;
     }
-    if (state.sessionId !== sessionId) return; // another chat was opened meanwhile
-    const session = await api(`/api/sessions/${sessionId}/`).catch(() => null);
-    if (session) ui.title.textContent = session.title || "Untitled chat";
+    if (token !== openToken) return; // another chat was opened meanwhile
+    ui.title.textContent = session.title || "Untitled chat";
     const runByAnswer = new Map(runs.filter((r) => r.assistant_message_id).map((r) => [r.assistant_message_id, r]));
     for (const message of messages) {
-      const node = messageNode(message.role, message.content);
+      const node = messageNode(message.role, message.content, { status: message.status });
       const run = runByAnswer.get(message.id);
       if (run) addRunDetails(node, run);
       ui.messages.append(node);
@@ -1045,6 +1080,7 @@
 
   function newChat() {
     closeSidebar();
+    openToken += 1;
     detachRun();
     hideNotice();
     state.sessionId = null;
@@ -1075,6 +1111,7 @@
 
   async function saveRename(event) {
     event.preventDefault();
+    const sessionId = renaming; // the dialog may be closed and opened for another chat while this saves
     const title = ui.renameInput.value.trim();
     if (!title) {
       ui.renameError.textContent = "The title can't be empty.";
@@ -1083,37 +1120,44 @@
       return;
     }
     try {
-      const session = await api(`/api/sessions/${renaming}/`, { method: "PATCH", body: { title } });
-      ui.renameDialog.close();
+      const session = await api(`/api/sessions/${sessionId}/`, { method: "PATCH", body: { title } });
+      if (renaming === sessionId) ui.renameDialog.close();
       if (session.id === state.sessionId) ui.title.textContent = session.title;
       await refreshSessions();
       ui.sessionList.querySelector(`[data-session-id="${CSS.escape(session.id)}"] .session-open`)?.focus();
     } catch (error) {
+      if (renaming !== sessionId) return;
       ui.renameError.textContent = explain(error)[0];
       ui.renameError.hidden = false;
     }
   }
 
+  // The chat the open delete dialog asks about. The decision is read from the form's `submit`
+  // (which names the button pressed) while the dialog is still open, never from its `close` event:
+  // that one is queued, so a cancelled dialog's late `close` could arrive after the next one opened.
+  let deleting = null;
   function deleteSession(sessionId) {
     const session = state.sessions.get(sessionId);
+    deleting = sessionId;
     ui.deleteText.textContent = `“${session?.title || "Untitled chat"}” and all its messages and runs will be deleted. This can't be undone.`;
-    ui.deleteDialog.returnValue = "";
     ui.deleteDialog.showModal();
-    ui.deleteDialog.addEventListener(
-      "close",
-      async () => {
-        if (ui.deleteDialog.returnValue !== "delete") return;
-        try {
-          await api(`/api/sessions/${sessionId}/`, { method: "DELETE" });
-        } catch (error) {
-          if (error.status !== 404) return showNotice(`Couldn't delete the chat: ${error.message}`);
-        }
-        if (sessionId === state.sessionId) newChat();
-        await refreshSessions();
-        ui.newChat.focus();
-      },
-      { once: true },
-    );
+  }
+
+  function decideDelete(event) {
+    const sessionId = deleting;
+    deleting = null;
+    if (event.submitter?.value === "delete" && sessionId) confirmDelete(sessionId);
+  }
+
+  async function confirmDelete(sessionId) {
+    try {
+      await api(`/api/sessions/${sessionId}/`, { method: "DELETE" });
+    } catch (error) {
+      if (error.status !== 404) return showNotice(`Couldn't delete the chat: ${error.message}`);
+    }
+    if (sessionId === state.sessionId) newChat();
+    await refreshSessions();
+    ui.newChat.focus();
   }
 
   // --- layout -----------------------------------------------------------------
@@ -1168,6 +1212,7 @@
   ui.backdrop.addEventListener("click", closeSidebar);
   ui.noticeClose.addEventListener("click", hideNotice);
   ui.renameForm.addEventListener("submit", saveRename);
+  ui.deleteForm.addEventListener("submit", decideDelete);
   ui.renameCancel.addEventListener("click", () => ui.renameDialog.close());
   ui.suggestions.addEventListener("click", (event) => {
     const chip = event.target.closest(".chip");

@@ -5,27 +5,37 @@ buttons, the keyboard) and checks what is on the screen, then the database.
 Screenshots of the main states go to ``test-artifacts/screenshots/``.
 """
 
+import json
+import uuid
+
 import pytest
 from django.utils import timezone
 
 from agents.models import Run
 from sessions import services
 from sessions.models import ChatSession, Message
-from tests.stub_model import Error, Text, is_executor, is_routing, last_user_text, plan
+from tests.stub_model import Cut, Error, Text, is_executor, is_routing, last_user_text, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# Records every data-status change of the plan's steps, so a test can check the order
-# pending -> running -> done even when the events arrive faster than it could look.
+# Records every data-status change of the plan's steps, and every time the Stop button is shown or
+# hidden, so a test can check the order pending -> running -> done (and that Stop was offered while
+# the run ran) even when the events arrive faster than it could look.
 STEP_LOG_SCRIPT = """
 window.__stepLog = [];
+window.__stopLog = [];
 new MutationObserver((records) => {
   for (const record of records) {
-    if (record.target.classList?.contains("step")) {
+    if (record.target.classList?.contains("step") && record.attributeName === "data-status") {
       window.__stepLog.push([record.target.dataset.stepId, record.oldValue, record.target.dataset.status]);
     }
+    if (record.target.id === "stop" && record.attributeName === "hidden") {
+      window.__stopLog.push(record.target.hidden ? "hidden" : "shown");
+    }
   }
-}).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-status"], attributeOldValue: true });
+}).observe(document, {
+  subtree: true, attributes: true, attributeFilter: ["data-status", "hidden"], attributeOldValue: true,
+});
 """
 
 
@@ -48,6 +58,8 @@ window.fetch = async (input, init = {}) => {
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let frames = 0;
+  // highWaterMark 0: pull only runs for a pending read, so the chunk enqueued just before the
+  // error is handed to that read at once (a queued chunk would be discarded by error()).
   const body = new ReadableStream({
     async pull(controller) {
       const { value, done } = await reader.read();
@@ -60,7 +72,7 @@ window.fetch = async (input, init = {}) => {
         controller.error(new TypeError("network error"));
       }
     },
-  });
+  }, new CountQueuingStrategy({ highWaterMark: 0 }));
   return new Response(body, { status: response.status, headers: response.headers });
 };
 """
@@ -114,7 +126,6 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     run = page.locator(".run")
     run.locator(".plan-steps .step").first.wait_for()
     assert run.locator(".badge-complex").inner_text() == "Plan"
-    assert page.locator("#stop").is_visible()
     ui.screenshot("03-plan-running")
     page.wait_for_selector(".run[data-status=completed]")
     ui.screenshot("04-answer-done")
@@ -133,6 +144,8 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     assert answer.get_attribute("aria-busy") == "false"
     assert "coffee" in answer.inner_text().lower()
     assert "tokens" in run.locator(".run-footer").inner_text()
+    # The offline run may finish before a look at the page could catch it running: the log saw it.
+    assert page.evaluate("window.__stopLog") == ["shown", "hidden"]
     assert not page.locator("#stop").is_visible()
 
     session = ChatSession.objects.get(user=user)
@@ -179,7 +192,8 @@ def test_stop_cancels_a_slow_run(open_browser, user, stub_model):
 
 
 def test_reload_in_the_middle_of_a_run_rejoins_and_finishes(open_browser, user, stub_model):
-    stub_model.responder = slow_plan_responder(step_seconds=1.2, answer="Final answer: tea in the morning.")
+    # Two rounds of 2 s steps: the run is still going when the reloaded page asks, even on a busy machine.
+    stub_model.responder = slow_plan_responder(step_seconds=2.0, answer="Final answer: tea in the morning.")
     ui = open_browser()
     page = ui.page
     ui.login(user.username)
@@ -389,7 +403,9 @@ def test_second_tab_gets_409_and_can_follow_the_running_answer(open_browser, use
     second.wait_for_selector(".run[data-status=completed]", timeout=15_000)
     first.page.wait_for_selector(".run[data-status=completed]", timeout=15_000)
 
-    # A new run from the first tab; the second tab, idle on the same chat, sends too.
+    # A new run from the first tab, slower, so it is still going while the second tab sends, gets its
+    # 409 and follows it (whatever the machine's load); the second tab, idle on the same chat, sends too.
+    stub_model.responder = slow_plan_responder(step_seconds=2.0, answer="Final answer for both tabs.")
     first.page.fill("#message", "and now with milk")
     first.page.keyboard.press("Enter")
     first.page.wait_for_selector(".run.is-running .step[data-status=running]")
@@ -402,7 +418,108 @@ def test_second_tab_gets_409_and_can_follow_the_running_answer(open_browser, use
     assert second.input_value("#message") == "a message from the other tab"
     first.screenshot("15-conflict-in-second-tab", page=second)
     second.get_by_role("button", name="Show the running answer").click()
-    second.wait_for_selector(".run.is-running")
     second.wait_for_selector(".run[data-status=completed] >> nth=1", timeout=15_000)
     assert second.locator(".run").nth(1).locator(".answer").inner_text() == "Final answer for both tabs."
     assert Run.objects.filter(user=user).count() == 2
+
+
+def test_delete_dialog_cancelled_and_reopened_at_once_deletes_the_right_chat(open_browser, user):
+    keep = services.session_create(user=user, title="Keep this chat")
+    doomed = services.session_create(user=user, title="Delete this chat")
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.locator(".session-title").nth(1).wait_for()
+
+    page.get_by_role("button", name="Delete “Keep this chat”").click()
+    # Cancel and reopen in one task, as a quick user on a busy machine does: the cancelled dialog's
+    # `close` event is still queued when the next one opens and must not decide that one's fate.
+    page.evaluate(
+        """() => {
+          document.querySelector("#delete-dialog button[value=cancel]").click();
+          document.querySelector('[aria-label="Delete “Delete this chat”"]').click();
+        }"""
+    )
+    dialog = page.locator("#delete-dialog")
+    assert dialog.is_visible() and "Delete this chat" in dialog.inner_text()
+    page.locator("#delete-confirm").focus()
+    page.keyboard.press("Enter")
+
+    page.wait_for_selector(f'.session[data-session-id="{doomed.pk}"]', state="detached")
+    assert page.locator(".session-title").all_inner_texts() == ["Keep this chat"]
+    assert list(ChatSession.objects.filter(user=user)) == [keep]
+
+
+def test_answer_cut_off_live_is_labelled_incomplete(open_browser, user, stub_model):
+    stub_model.queue(Cut(after_chunks=3, content="one two three four five six"), Text("never used"))
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.fill("#message", "count to six")
+    page.keyboard.press("Enter")
+
+    run = page.locator(".run[data-status=failed]")
+    run.wait_for()
+    ui.screenshot("18-answer-cut-off-live")
+    assert run.locator(".answer").inner_text() == "one two three"
+    assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
+    assert run.locator(".incomplete-note").get_attribute("role") == "note"
+    assert "is-incomplete" in run.get_attribute("class")
+
+
+def test_incomplete_answer_keeps_its_label_after_reload(open_browser, user):
+    session = services.session_create(user=user, title="A story")
+    services.message_create(session=session, role=Message.Role.USER, content="Tell me a story")
+    services.message_create(session=session, role=Message.Role.ASSISTANT, content="Here is a whole story.")
+    services.message_create(session=session, role=Message.Role.USER, content="Another one")
+    services.message_create(
+        session=session, role=Message.Role.ASSISTANT, content="Once upon a", status=Message.Status.INCOMPLETE
+    )
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.goto(f"/?s={session.pk}")
+    page.wait_for_selector("#app[data-ready]")
+    page.reload()
+    page.wait_for_selector("#app[data-ready]")
+    ui.screenshot("19-incomplete-after-reload")
+
+    answers = page.locator(".message-assistant")
+    assert answers.count() == 2
+    assert answers.evaluate_all("nodes => nodes.map(n => n.dataset.messageStatus)") == ["complete", "incomplete"]
+    assert answers.nth(0).locator(".incomplete-note").count() == 0
+    assert answers.nth(1).locator(".bubble").inner_text() == "Once upon a"
+    assert answers.nth(1).locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
+
+
+def test_resumed_run_drops_the_answer_so_far_and_retry_shows_its_delay(open_browser, user):
+    """Events the engine sends rarely (CONTRACT.md section 4), served as a made-up stream to the real page."""
+    run_id, session_id = str(uuid.uuid4()), str(uuid.uuid4())
+    events = [
+        {"type": "session", "session": {"id": session_id, "title": "hi", "context_type": "general", "entity_id": None}},
+        {"type": "analysis", "strategy": "simple", "reason": "short"},
+        {"type": "retry", "attempt": 1, "code": "rate_limited", "delay_ms": 1500, "agent_id": "a1"},
+        {"type": "text", "delta": "Hello wor", "agent_id": "a1"},
+        {"type": "resumed", "attempt": 2, "reason": "worker_lost", "answer_reset": True},
+        {"type": "text", "delta": "Hello world.", "agent_id": "a1"},
+        {"type": "done", "status": "completed", "message_id": str(uuid.uuid4()), "usage": {}, "duration_ms": 5},
+    ]
+    body = "".join(
+        f"id: {seq}\ndata: {json.dumps({**event, 'run_id': run_id, 'session_id': session_id, 'seq': seq})}\n\n"
+        for seq, event in enumerate(events, start=1)
+    )
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.route(
+        "**/api/agent/stream",
+        lambda route: route.fulfill(status=200, headers={"Content-Type": "text/event-stream"}, body=body),
+    )
+    page.fill("#message", "hi")
+    page.keyboard.press("Enter")
+
+    run = page.locator(".run[data-status=completed]")
+    run.wait_for()
+    assert run.locator(".answer").inner_text() == "Hello world."
+    assert run.locator(".run-warning").inner_text() == "The model was busy; trying again in 1.5 s…"
+    assert run.locator(".incomplete-note").count() == 0

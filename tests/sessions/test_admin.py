@@ -1,5 +1,7 @@
 """The chat sessions admin: counts and tokens per session, read-only messages, superuser-only cascading delete."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -164,3 +166,12 @@ def test_superuser_can_delete_a_user_with_runs_and_history_goes_with_them(admin_
     assert response.status_code == 302
     assert not get_user_model().objects.filter(pk=owner.pk).exists()
     assert not Run.objects.exists() and not RunEvent.objects.exists()
+
+
+def test_change_page_shows_which_answer_is_incomplete(admin_client, user):
+    session = make_session(user, "cut", messages=0)
+    Message.objects.create(session=session, role="user", content="tell me a story")
+    Message.objects.create(session=session, role="assistant", content="Once upon a", status="incomplete")
+    html = admin_client.get(change_url(session)).content.decode()
+    cells = re.findall(r'<td class="field-status">\s*<p>(.*?)</p>', html)
+    assert cells == ["Complete", "Incomplete"]

@@ -28,7 +28,7 @@ SESSION_FIELDS = {
     "message_count",
     "total_tokens",
 }
-MESSAGE_FIELDS = {"id", "role", "content", "prompt_tokens", "completion_tokens", "total_tokens", "created_at"}
+MESSAGE_FIELDS = {"id", "role", "content", "status", "prompt_tokens", "completion_tokens", "total_tokens", "created_at"}
 ID_ROUTES = [
     ("get", "/api/sessions/{}/"),
     ("patch", "/api/sessions/{}/"),
@@ -289,6 +289,32 @@ def test_messages_are_oldest_first_paginated_with_explicit_fields(api, user):
     assert set(first_answer) == MESSAGE_FIELDS
     assert first_answer["role"] == "assistant"
     assert (first_answer["prompt_tokens"], first_answer["completion_tokens"], first_answer["total_tokens"]) == (7, 2, 9)
+    assert {item["status"] for item in body["results"] + rest["results"]} == {"complete"}
+
+
+def test_messages_show_an_answer_cut_off_as_incomplete(api, user):
+    session = services.session_create(user=user, title="chat")
+    services.message_create(session=session, role=Message.Role.USER, content="tell me a story")
+    cut = services.message_create(
+        session=session, role=Message.Role.ASSISTANT, content="Once upon a", status=Message.Status.INCOMPLETE
+    )
+
+    items = api.get(f"/api/sessions/{session.pk}/messages/").json()["results"]
+
+    assert [(item["role"], item["status"]) for item in items] == [("user", "complete"), ("assistant", "incomplete")]
+    assert items[1]["id"] == str(cut.pk) and items[1]["content"] == "Once upon a"
+
+
+def test_message_status_is_read_only(api, user):
+    session = services.session_create(user=user, title="chat")
+    services.message_create(session=session, role=Message.Role.ASSISTANT, content="whole answer")
+
+    response = api.patch(f"/api/sessions/{session.pk}/", {"title": "t", "status": "incomplete"}, format="json")
+
+    assert response.status_code == 200
+    assert list(Message.objects.filter(session=session).values_list("status", flat=True)) == ["complete"]
+    # The messages list is read-only: no method writes a message (or its status) through it.
+    assert api.post(f"/api/sessions/{session.pk}/messages/", {"status": "incomplete"}, format="json").status_code == 405
 
 
 def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):

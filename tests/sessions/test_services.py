@@ -1,6 +1,7 @@
 """Session services and selectors."""
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from agents_platform.errors import InvalidInput, NotFound
 from sessions import selectors, services
@@ -38,3 +39,21 @@ def test_rename_refuses_empty_title(user):
     services.session_rename(session=session, title=" new  name ")
     session.refresh_from_db()
     assert session.title == "new name"
+
+
+def test_message_is_complete_unless_marked_incomplete(user):
+    session = services.session_create(user=user)
+    question = services.message_create(session=session, role=Message.Role.USER, content="tell me a story")
+    cut = services.message_create(
+        session=session, role=Message.Role.ASSISTANT, content="Once upon a", status=Message.Status.INCOMPLETE
+    )
+    assert question.status == Message.Status.COMPLETE
+    stored = {message.pk: message.status for message in Message.objects.filter(session=session)}
+    assert stored == {question.pk: "complete", cut.pk: "incomplete"}
+
+
+def test_database_refuses_an_unknown_message_status(user):
+    session = services.session_create(user=user)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        services.message_create(session=session, role=Message.Role.ASSISTANT, content="x", status="partial")
+    assert not Message.objects.filter(session=session).exists()

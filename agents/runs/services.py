@@ -336,6 +336,8 @@ def run_finish(
                 content=answer,
                 prompt_tokens=locked.prompt_tokens,
                 completion_tokens=locked.completion_tokens,
+                # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
+                status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
             )
         Run.objects.filter(pk=run.pk).update(
             status=status,

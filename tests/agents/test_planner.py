@@ -421,7 +421,8 @@ def test_stream_cut_mid_answer_is_not_retried_and_keeps_what_was_said(user, stub
     assert run.status == Run.Status.FAILED and run.error_code == "stream_broken"
     assert answer_text(events) == "one two three "
     # What the user saw is kept in the history, and the run points at it.
-    assert Message.objects.get(pk=events[-1]["message_id"]).content == "one two three "
+    answer = Message.objects.get(pk=events[-1]["message_id"])
+    assert (answer.content, answer.status) == ("one two three ", Message.Status.INCOMPLETE)
 
 
 # --- cancel ------------------------------------------------------------------------------------

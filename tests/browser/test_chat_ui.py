@@ -465,6 +465,13 @@ def test_answer_cut_off_live_is_labelled_incomplete(open_browser, user, stub_mod
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".incomplete-note").get_attribute("role") == "note"
     assert "is-incomplete" in run.get_attribute("class")
+    stored = Message.objects.get(role=Message.Role.ASSISTANT)
+    assert (stored.content.strip(), stored.status) == ("one two three", Message.Status.INCOMPLETE)
+    page.reload()
+    page.wait_for_selector("#app[data-ready]")
+    note = page.locator(".incomplete-note")
+    note.wait_for()
+    assert note.inner_text() == "Incomplete — the model's answer was cut off."
 
 
 def test_incomplete_answer_keeps_its_label_after_reload(open_browser, user):

@@ -189,7 +189,7 @@ elif _database["ENGINE"] == "django.db.backends.postgresql":
         "pool": {
             "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
             "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
-            "timeout": 30,
+            "timeout": env_float("DATABASE_POOL_TIMEOUT", 30.0),
         }
     }
 
@@ -262,6 +262,18 @@ if AGENT_DRAIN_SECONDS < 0:
     raise ImproperlyConfigured(f"AGENT_DRAIN_SECONDS must be 0 or more, got {AGENT_DRAIN_SECONDS}")
 # Runs one Celery worker process executes at once (threads).
 AGENT_WORKER_CONCURRENCY = env_int("AGENT_WORKER_CONCURRENCY", AGENT_RUNNER_WORKERS, minimum=1)
+# Engine threads give their connection back to the pool before every wait (a model, a tool, other
+# threads) and hold one only while they write (agents/runs/connections.py). So the pool fits when one
+# run's scheduler and all its executors can write at the same moment; runs beyond that queue for a
+# connection for a write's length, never for a model call's.
+if "pool" in _database.get("OPTIONS", {}):
+    _pool_needed = AGENT_MAX_PARALLEL_EXECUTORS + 1
+    if _database["OPTIONS"]["pool"]["max_size"] < _pool_needed:
+        raise ImproperlyConfigured(
+            f"DATABASE_POOL_MAX ({_database['OPTIONS']['pool']['max_size']}) is too small: a run's scheduler and "
+            f"its AGENT_MAX_PARALLEL_EXECUTORS ({AGENT_MAX_PARALLEL_EXECUTORS}) executors may write at once; "
+            f"set DATABASE_POOL_MAX to at least {_pool_needed} or lower AGENT_MAX_PARALLEL_EXECUTORS"
+        )
 AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)
 
 # --- Celery (AGENT_RUNNER=celery) ---------------------------------------------

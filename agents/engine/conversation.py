@@ -53,6 +53,7 @@ class CancelWatch:
             raise RunReleased()
         if not self.gone and not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
             control = selectors.run_control(run_id=self.run_id)
+            give_back_connection()  # asked between chunks of a model stream: do not keep it for the rest
             self._checked_at = time.monotonic()
             if control is None:
                 self.gone = True

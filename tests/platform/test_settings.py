@@ -52,6 +52,18 @@ def test_bad_value_fails_at_start_naming_the_variable(name, value):
     assert name in result.stderr
 
 
+def test_a_pool_too_small_for_a_run_fails_at_start_naming_the_settings():
+    result = start_with(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", DATABASE_POOL_MAX="3", AGENT_MAX_PARALLEL_EXECUTORS="4"
+    )
+    assert result.returncode != 0 and "ImproperlyConfigured" in result.stderr
+    assert "DATABASE_POOL_MAX" in result.stderr and "AGENT_MAX_PARALLEL_EXECUTORS" in result.stderr
+    fits = start_with(
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x", DATABASE_POOL_MAX="5", AGENT_MAX_PARALLEL_EXECUTORS="4"
+    )
+    assert fits.returncode == 0, fits.stderr
+
+
 def test_the_celery_runner_needs_a_broker():
     result = start_with(AGENT_RUNNER="celery")
     assert result.returncode != 0

@@ -137,17 +137,31 @@ def sdk_floor(base_url: str, requests: list[dict], runs: int, *, complex_route: 
 
 
 def engine_only(user, message: str, runs: int) -> dict:
-    """Time the engine alone (``execute_run`` in this thread): no HTTP, no stream, no runner."""
-    from agents.engine import planner
+    """Time the engine alone (``worker.execute_run`` in this thread: claim, drive, finish): no HTTP, no stream."""
     from agents.runs import services
+    from agents.runtime import worker
 
     totals = []
     for _ in range(runs):
         run, _ = services.run_create(user=user, message=message)
         started = time.perf_counter()
-        planner.execute_run(run.pk)
+        worker.execute_run(run.pk)
         totals.append((time.perf_counter() - started) * 1000)
     return summary(totals)
+
+
+def statements_per_run(user, message: str) -> int:
+    """Count the SQL statements of one run, from the stored run to done (claim, lease, engine, finish)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from agents.runs import services
+    from agents.runtime import worker
+
+    run, _ = services.run_create(user=user, message=message)
+    with CaptureQueriesContext(connection) as queries:
+        worker.execute_run(run.pk)
+    return len(queries.captured_queries)
 
 
 def bench_routes(server, stub, user) -> dict:
@@ -166,6 +180,7 @@ def bench_routes(server, stub, user) -> dict:
             "model_calls": calls,
             "platform": platform,
             "engine_only_ms": engine_only(user, message, RUNS_PER_ROUTE),
+            "statements_per_run": statements_per_run(user, message),
             "bare_sdk_floor_ms": floor,
             "overhead_p50_ms": round(platform["to_done_ms"]["p50"] - floor["p50"], 2),
         }
@@ -250,6 +265,7 @@ def print_table(results: dict) -> None:
         )
         rows.append((f"{route} run: first event", f"p50 {item['platform']['to_first_event_ms']['p50']} ms"))
         rows.append((f"{route} run: engine alone (no HTTP)", f"p50 {item['engine_only_ms']['p50']} ms"))
+        rows.append((f"{route} run: SQL statements (claim to done)", f"{item['statements_per_run']}"))
         rows.append((f"{route} run: bare openai SDK floor", f"p50 {item['bare_sdk_floor_ms']['p50']} ms"))
     fanout = results["fanout"]
     latency = fanout["emit_to_client_ms"]
@@ -298,6 +314,8 @@ def main() -> None:
         stub.stop()
     print_table(results)
     print(json.dumps(results, indent=2))
+    print("\nDurability (real web, Celery workers, Redis):")
+    subprocess.run([sys.executable, str(BASE_DIR / "bench" / "durability.py")], check=True)
     out = BASE_DIR / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))

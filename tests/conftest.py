@@ -63,15 +63,17 @@ def other_user(make_user):
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup):
-    """Stop the runner's heartbeat/sweeper thread before the test database is destroyed.
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Stop the runtime's maintenance thread before the test database is destroyed.
 
     Requests and runs start that thread lazily (``worker.ensure_maintenance``);
     left running, it outlives the test database and logs "no such table" on its
     next beat (recreating an empty SQLite file as it connects). Overriding
-    pytest-django's fixture orders the stop before its teardown.
+    pytest-django's fixture orders the stop before its teardown; the thread's
+    last act (forgetting its worker row) may use the database.
     """
     yield
     from agents.runtime import worker
 
-    worker.stop_maintenance()
+    with django_db_blocker.unblock():
+        worker.stop_maintenance()

@@ -54,6 +54,14 @@ def thread_runner():
     pool.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def _no_background_sweeper():
+    """Stop this process's maintenance thread: these tests sweep by hand and must not race it."""
+    worker.stop_maintenance()
+    yield
+    worker.stop_maintenance()
+
+
 @pytest.fixture
 def undrained():
     yield

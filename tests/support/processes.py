@@ -191,6 +191,18 @@ class Web(Process):
         raise AssertionError(f"{self.name} not healthy in {timeout} s (workers={workers}):\n{self.log()}")
 
 
+def wait_workers_ready(web: Web, workers: list["Worker"], timeout: float = START_TIMEOUT) -> None:
+    """Wait until /healthz lists each of these workers by its own pid (a dead one's row may linger a lease)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        body = web.health() or {"workers": {"names": []}}
+        pids = {name.rsplit(":", 2)[1] for name in body["workers"].get("names", [])}
+        if all(str(worker.main_pid()) in pids for worker in workers):
+            return
+        assert time.monotonic() < deadline, f"workers not ready: {[w.name for w in workers]}\n{web.log()}"
+        time.sleep(0.1)
+
+
 class Worker(Process):
     """A Celery worker started as a deployment would: ``make worker``."""
 

@@ -8,22 +8,24 @@ in many (Redis, when ``REDIS_URL`` is set).
 
 How: each key's events are counted in ``BUCKETS`` (60) buckets per period,
 each ``period / 60`` seconds wide, one cache entry per bucket, changed only by
-atomic ``cache.incr``. An event is taken by adding one to its bucket *first*,
-then reading every bucket that could hold an event less than ``period``
-seconds away from it, earlier or later (121 keys in one ``get_many``, one
-MGET on Redis). Over the limit means it takes its one back and is refused.
+atomic ``cache.incr``. An event reads the clock (``t``), adds one to the
+bucket of ``t`` *first*, reads the clock again (``t2``), then reads every
+bucket from one period before ``t`` up to ``t2`` (about 61 keys in one
+``get_many``, one MGET on Redis). Over the limit means it takes its one back
+and is refused.
 
 The guarantee: for any key, no span of ``period`` seconds (measured by the
-timestamps the processes took, so by clocks assumed in sync) ever holds more
-than ``limit`` taken events. Proof sketch: of ``limit + 1`` events in one span,
-the last to add its one would read all the others (they added theirs before
-and never take an accepted one back), all within ``period`` of its own time,
-so it would see more than ``limit`` and be refused. Reading later buckets too
-is what makes this hold when a process stalls between reading the clock and
-adding. The price of buckets: an event keeps counting for between ``period``
-and ``period * 61/60`` seconds, so the limiter may refuse up to 1/60 of a
-period early, never let one more through. Two events racing for the last
-place may both be refused; never both taken.
+timestamps the events took, so by clocks assumed in sync) ever holds more
+than ``limit`` taken events. Proof sketch: of ``limit + 1`` events in one
+span, take the last to add its one. Every other added before it (and an
+accepted one is never taken back), so read its clock before our ``t2``; and
+it is less than a period from our ``t``. So we read its bucket, see more than
+``limit`` and refuse. Reading up to ``t2``, not ``t``, is what keeps this true
+when a process stalls between reading the clock and adding. The price of
+buckets: an event keeps counting for between ``period`` and ``period * 61/60``
+seconds, so the limiter may refuse up to 1/60 of a period early, never let one
+more through. Two events racing for the last place may both be refused; never
+both taken.
 
 Why not a Redis sorted set: it needs Lua for the check-and-add, a second
 implementation for LocMem, and the server's clock, which tests cannot
@@ -82,9 +84,9 @@ class SlidingWindow:
     def _cache_key(self, key: str, bucket: int) -> str:
         return f"{self.name}:{key}:{bucket}"
 
-    def _window(self, key: str, now: float) -> dict[int, int]:
-        current = self._bucket(now)
-        buckets = range(current - BUCKETS, current + BUCKETS + 1)
+    def _window(self, key: str, since: float, until: float) -> dict[int, int]:
+        """Return the key's count per bucket, from one period before ``since`` to ``until``."""
+        buckets = range(self._bucket(since) - BUCKETS, self._bucket(until) + 1)
         values = cache.get_many([self._cache_key(key, bucket) for bucket in buckets])
         return {bucket: int(values.get(self._cache_key(key, bucket)) or 0) for bucket in buckets}
 
@@ -110,12 +112,13 @@ class SlidingWindow:
 
     def count(self, key: str) -> int:
         """Return how many events of ``key`` count now."""
-        return sum(self._window(key, time.time()).values())
+        now = time.time()
+        return sum(self._window(key, now, now).values())
 
     def retry_after(self, key: str) -> int | None:
         """Return the seconds until ``key`` may take one more event, or None when it may now."""
         now = time.time()
-        window = self._window(key, now)
+        window = self._window(key, now, now)
         if sum(window.values()) < self.rate.limit:
             return None
         return self._retry_after(window, now)
@@ -125,12 +128,13 @@ class SlidingWindow:
         now = time.time()
         taken = Taken(key=self._cache_key(key, self._bucket(now)), bucket=self._bucket(now))
         self._add(taken.key, 1)
-        window = self._window(key, now)
+        later = max(now, time.time())
+        window = self._window(key, now, later)
         if sum(window.values()) <= self.rate.limit:
             return taken, 0
         self._add(taken.key, -1)
         window[taken.bucket] = max(0, window[taken.bucket] - 1)
-        return None, self._retry_after(window, now)
+        return None, self._retry_after(window, later)
 
     def give_back(self, taken: Taken) -> None:
         """Stop counting an event that was taken (e.g. a sign-in that succeeded)."""

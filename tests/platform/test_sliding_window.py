@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from agents_platform import sliding_window
 from agents_platform.sliding_window import Rate, SlidingWindow
 
 
@@ -34,17 +35,22 @@ def test_rate_refuses_what_is_not_a_rate(text):
         Rate.parse(text)
 
 
-def test_an_event_from_a_process_that_read_the_clock_earlier_still_sees_later_ones(clock):
-    """A process may read the clock, stall, and add after another process's later event."""
+def test_a_process_that_stalled_after_reading_the_clock_still_sees_later_events(monkeypatch):
+    """B reads the clock, stalls; A takes an event 30 s later; then B adds and must see A's."""
+    start = 1_800_000_000.0
+    readings = iter([start + 30, start + 30, start, start + 31])  # A: t, t2; B: t (stale), t2
+
+    class Clock:
+        @staticmethod
+        def time():
+            return next(readings)
+
+    monkeypatch.setattr(sliding_window, "time", Clock)
     window = SlidingWindow("test", "1/m")
-    start = clock.now
-    clock.now = start + 30
-    taken, _ = window.take("k")
-    assert taken is not None
-    clock.now = start  # the stalled process adds with its earlier time
+    assert window.take("k")[0] is not None
     refused, retry_after = window.take("k")
-    assert refused is None, "two events within 30 s under a limit of one per minute"
-    assert 90 <= retry_after <= 92, "it waits until the later event is a minute old"
+    assert refused is None, "two events 30 s apart under a limit of one per minute"
+    assert 60 <= retry_after <= 61, "it waits until A's event is a minute old"
 
 
 def test_give_back_frees_the_place_and_keys_are_separate(clock):

@@ -7,3 +7,6 @@ class AgentsConfig(AppConfig):
     name = "agents"
     verbose_name = "Agents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from agents import checks  # noqa: F401 (registers the system checks)

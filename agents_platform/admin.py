@@ -6,6 +6,8 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
+from rest_framework.authtoken.admin import TokenAdmin as DRFTokenAdmin  # registers DRF's admin first
+from rest_framework.authtoken.models import TokenProxy
 
 
 class CascadeHistoryMixin:
@@ -35,3 +37,50 @@ class PlatformUserAdmin(CascadeHistoryMixin, UserAdmin):
 if admin.site.is_registered(User):
     admin.site.unregister(User)
 admin.site.register(User, PlatformUserAdmin)
+
+
+# --- API tokens --------------------------------------------------------------
+# DRF's own token admin lists every key in clear. This one shows a key's first
+# characters only, never the rest: enough to tell keys apart, useless to a
+# reader of the screen. It cannot add or edit a key (`drf_create_token` does);
+# deleting one revokes it.
+
+KEY_SHOWN_CHARS = 6
+
+
+def masked_key(key: str) -> str:
+    """Return the key's first characters and an ellipsis."""
+    return f"{key[:KEY_SHOWN_CHARS]}…" if key else ""
+
+
+# The admin prints str(object) in titles, breadcrumbs, delete pages and the
+# LogEntry it stores; DRF's Token.__str__ is the key. TokenProxy exists only for
+# the admin, so its str becomes the masked key (Token itself is unchanged).
+def _token_str(token: TokenProxy) -> str:
+    return masked_key(token.key)
+
+
+TokenProxy.__str__ = _token_str
+
+
+class MaskedTokenAdmin(DRFTokenAdmin):
+    """Who has an API key and since when, the key masked; read-only but for revoking."""
+
+    list_display = ("key_prefix", "user", "created")
+    fields = ("key_prefix", "user", "created")
+    readonly_fields = ("key_prefix", "user", "created")
+
+    @admin.display(description="key")
+    def key_prefix(self, token: TokenProxy) -> str:
+        return masked_key(token.key)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+if admin.site.is_registered(TokenProxy):
+    admin.site.unregister(TokenProxy)
+admin.site.register(TokenProxy, MaskedTokenAdmin)

@@ -4,15 +4,34 @@ Every error a client sees before a stream starts is
 ``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (CONTRACT.md
 section 3). Domain code raises a ``DomainError`` subclass; DRF views get the
 shape from ``api_exception_handler`` and plain Django views from
-``error_response``. Unknown exceptions stay real 500s.
+``error_response``. Unknown exceptions stay real 500s, except a database or
+Redis that cannot be reached (or a database lock that outlasted its wait):
+that is a ``503`` ``service_unavailable`` with ``Retry-After``
+(``service_unavailable_for``), here for DRF views and in
+``agents_platform.middleware`` for every other view.
 """
 
+import logging
+import sqlite3
 from typing import Any
 
+import redis.exceptions
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+from agents_platform.debug import redact_credentials
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait after a 503: a restarting Redis or a
+# database lock is usually gone by then.
+SERVICE_RETRY_AFTER = 5
+# SQLite reports a lock, a full disk and a syntax error all as OperationalError;
+# only these mean "the database is there but cannot serve now".
+SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "disk is full")
 
 
 class DomainError(Exception):
@@ -99,12 +118,49 @@ class TooManyRequests(DomainError):
         super().__init__(message, headers=headers, extra=extra, **kwargs)
 
 
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    status = 503
+    message = "The service is briefly unavailable; try again in a few seconds."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = SERVICE_RETRY_AFTER, **kwargs: Any):
+        self.retry_after = max(1, int(retry_after))
+        headers = {"Retry-After": str(self.retry_after)}
+        super().__init__(message, headers=headers, extra={"retry_after": self.retry_after}, **kwargs)
+
+
+def service_unavailable_for(exc: BaseException) -> ServiceUnavailable | None:
+    """Return the 503 for an exception that means a backing service is down or busy, else None.
+
+    Redis: connection errors and timeouts. The database: connection errors
+    (InterfaceError, and OperationalError on PostgreSQL, pool timeouts
+    included); on SQLite only a lock or an unopenable file, since SQLite also
+    calls a bad query an OperationalError, and that is a bug (a real 500).
+    """
+    if isinstance(exc, redis.exceptions.ConnectionError | redis.exceptions.TimeoutError):
+        return ServiceUnavailable()
+    if isinstance(exc, InterfaceError):
+        return ServiceUnavailable()
+    if isinstance(exc, OperationalError):
+        cause = exc.__cause__
+        if isinstance(cause, sqlite3.Error) and not any(mark in str(cause).lower() for mark in SQLITE_UNAVAILABLE):
+            return None
+        return ServiceUnavailable()
+    return None
+
+
 def error_response(error: DomainError) -> JsonResponse:
     """Return the JSON response for a domain error, for plain Django views."""
     response = JsonResponse(error.as_dict(), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+def exc_summary(exc: BaseException) -> str:
+    """Return the exception's class and first line, for a log line without a traceback."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return redact_credentials(f"{exc.__class__.__module__}.{exc.__class__.__name__}: {first_line}")
 
 
 def _drf_fields(detail: Any) -> dict[str, list[str]]:
@@ -117,9 +173,13 @@ def _drf_fields(detail: Any) -> dict[str, list[str]]:
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Map domain errors and DRF's own errors to the contract's JSON shape."""
+    """Map domain errors, DRF's own errors and unreachable services to the contract's JSON shape."""
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status, headers=exc.headers)
+    if (unavailable := service_unavailable_for(exc)) is not None:
+        request = context.get("request")
+        logger.warning("%s %s: 503, %s", getattr(request, "method", ""), getattr(request, "path", ""), exc_summary(exc))
+        return Response(unavailable.as_dict(), status=unavailable.status, headers=unavailable.headers)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -68,9 +68,9 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
 
 
 def env_rate(name: str, default: str) -> str:
-    """Return a django-ratelimit rate such as '20/m', checked for shape."""
+    """Return a rate such as '20/m' or '5/15m' (agents_platform.sliding_window.Rate), checked for shape."""
     value = env_str(name, default)
-    # A period of 0 (e.g. "20/0m") would divide by zero in django-ratelimit on the first request.
+    # A period of 0 (e.g. "20/0m") would make every window empty.
     if not re.fullmatch(r"[1-9]\d*/([1-9]\d*)?[smhd]", value):
         raise ImproperlyConfigured(f"{name} must look like '20/m' (count/s|m|h|d), got {value!r}")
     return value
@@ -131,6 +131,8 @@ INSTALLED_APPS = [
 # without hopping to a thread per request.
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "agents_platform.middleware.ContentSecurityPolicyMiddleware",
+    "agents_platform.middleware.ServiceUnavailableMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -211,16 +213,16 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "agents"),
+            # A Redis that is down or unreachable answers in seconds (then 503), not after the OS's TCP timeout.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 5},
         }
     }
 else:
     # One process in the embedded default: its own memory is the shared cache.
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "agents-platform"}}
-
-# django-ratelimit refuses LocMemCache in its system checks because it is not
-# shared between processes; the embedded default is one process by design.
-SILENCED_SYSTEM_CHECKS = [] if REDIS_URL else ["django_ratelimit.E003", "django_ratelimit.W001"]
-RATELIMIT_USE_CACHE = "default"
+# Web processes serving at once (uvicorn and gunicorn read it too). Without
+# REDIS_URL each process would keep its own limits: check --deploy warns (agents.W001).
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", 1, minimum=1)
 
 # --- The model ---------------------------------------------------------------
 
@@ -301,6 +303,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed sign-ins (both login pages) allowed per username and per client address
+# in any rolling window; one more answers 429 until the oldest leaves it.
+LOGIN_FAILURE_LIMIT = env_rate("LOGIN_FAILURE_LIMIT", "5/15m")
+# The header a trusted reverse proxy puts the client's address in (e.g. X-Forwarded-For,
+# whose last entry is used, or X-Real-IP); unset: the connection's address. Set it only
+# behind such a proxy: clients can send the header themselves.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
@@ -332,6 +341,8 @@ SPECTACULAR_SETTINGS = {
     # Swagger UI's assets come from drf-spectacular-sidecar's static files, so /api/docs/ works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No badge from validator.swagger.io: it would send the schema's URL to a third party (and the CSP refuses it).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     # Runs, steps, executions and messages each have a "status" choice set: name them instead of hashing.
     "ENUM_NAME_OVERRIDES": {
@@ -365,6 +376,27 @@ SERVE_STATIC = env_bool("DJANGO_SERVE_STATIC", True)
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Sent with every HTML page (agents_platform.middleware). The pages load only
+# their own static scripts and styles; no inline script anywhere. Swagger UI
+# (/api/docs/) also needs inline styles: agents_platform.views.ApiDocsView.
+# https://developer.mozilla.org/en-US/docs/Web/HTTP/Headers/Content-Security-Policy
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": "'self'",
+    "style-src": "'self'",
+    "img-src": "'self' data:",
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+# Error pages, the debug page included, never show a credential written in a
+# URL (REDIS_URL, DATABASE_URL, a broker URL, any user:password@ in a value).
+# https://docs.djangoproject.com/en/5.2/howto/error-reporting/#custom-error-reports
+DEFAULT_EXCEPTION_REPORTER_FILTER = "agents_platform.debug.CredentialFilter"
+DEFAULT_EXCEPTION_REPORTER = "agents_platform.debug.CredentialSafeReporter"
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)

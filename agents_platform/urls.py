@@ -1,17 +1,24 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView
 
 from agents.http.history import SessionRunListApi
 from sessions.views import chat
 
 from . import views
+from .login_throttle import throttle_failed_logins
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    # Pages without an icon link (the admin's) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("chat/favicon.svg"))),
+    path("accounts/login/", throttle_failed_logins(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Before the admin's own URLs, so its login page takes the same limits (reverse("admin:login") is this path).
+    path("admin/login/", throttle_failed_logins(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/agent/", include("agents.urls")),
     # Before the sessions include: the runs list reads the engine's models, so it lives in agents.
@@ -19,6 +26,6 @@ urlpatterns = [
     path("api/sessions/<str:session_id>/runs/", SessionRunListApi.as_view(), name="session-runs"),
     path("api/sessions/", include("sessions.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("", chat, name="chat"),
 ]

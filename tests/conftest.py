@@ -1,28 +1,11 @@
 """Fixtures shared by the whole suite."""
 
-import time
-
-import django_ratelimit.core
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from tests.live_server import asgi_live_server  # noqa: F401 (fixture: uvicorn on a free port, see its module)
 from tests.stub_model import stub_model  # noqa: F401 (fixture: OpenAI-compatible stub model server, see its module)
-
-
-@pytest.fixture
-def frozen_rate_window(monkeypatch):
-    """Freeze django-ratelimit's clock: its windows are fixed, so a test must not straddle two of them."""
-
-    class FrozenTime:
-        now = time.time()
-
-        @classmethod
-        def time(cls):
-            return cls.now
-
-    monkeypatch.setattr(django_ratelimit.core, "time", FrozenTime)
 
 
 @pytest.fixture(autouse=True)

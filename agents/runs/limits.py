@@ -4,13 +4,18 @@ Both live in the default cache (LocMem in the embedded default, Redis when
 ``REDIS_URL`` is set, so every process shares them) and are checked before
 anything is stored or any model is called.
 
-Message rate (``AGENT_RATE_LIMIT``, e.g. ``20/m``): django-ratelimit's core,
-keyed by user id in the group ``agent-stream``, a fixed window per user.
-Only accepted messages count. The service peeks at the count first
-(``rate_check``: refuse when the window is full) and counts a message only
-once its run is created (``rate_hit``, inside the run's transaction, so a
-request that loses a concurrent race for the last slot is refused and rolled
-back). A 400, 404, 409, 422 or a budget 429 never uses up the rate.
+Message rate (``AGENT_RATE_LIMIT``, e.g. ``20/m``): a rolling window per user
+(``agents_platform.sliding_window``, 60 buckets per period in the shared
+cache). Guarantee: in no span of the period (60 s for ``/m``) does one user
+have more accepted messages than the limit, however the requests are spread
+over time and over processes sharing the cache (with Redis; LocMem is one
+process's own). A message keeps counting for between one period and 61/60 of
+it. Only accepted messages count. The service peeks first (``rate_check``:
+refuse when the window is full, count nothing) and counts a message only once
+its run is created (``rate_hit``, inside the run's transaction: add, then
+read; when a concurrent request took the last place, the count is taken back,
+RateLimited is raised and the run rolls back). A 400, 404, 409, 422 or a
+budget 429 never uses up the rate.
 
 Token budget (``AGENT_TOKEN_BUDGET`` per rolling minute): tokens are counted in
 six buckets of ten seconds per user; the "minute" is the current bucket and
@@ -30,9 +35,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django_ratelimit.core import get_usage
 
 from agents.exceptions import BudgetExceeded, RateLimited
+from agents_platform.sliding_window import SlidingWindow
 
 RATE_GROUP = "agent-stream"
 BUCKET_SECONDS = 10
@@ -47,28 +52,27 @@ BUCKET_TTL = WINDOW_SECONDS + BUCKET_SECONDS + 5
 RUN_ESTIMATE_FLOOR = 1000
 
 
-def _rate_usage(*, user_id: int, increment: bool) -> dict | None:
-    return get_usage(
-        None,
-        group=RATE_GROUP,
-        key=lambda group, request: str(user_id),
-        rate=settings.AGENT_RATE_LIMIT,
-        increment=increment,
-    )
+def _rate_window() -> SlidingWindow:
+    return SlidingWindow(RATE_GROUP, settings.AGENT_RATE_LIMIT)
+
+
+def rate_used(*, user_id: int) -> int:
+    """Return how many of the user's accepted messages count against the rate now."""
+    return _rate_window().count(str(user_id))
 
 
 def rate_check(*, user_id: int) -> None:
     """Refuse with RateLimited when the user's window is already full; count nothing."""
-    usage = _rate_usage(user_id=user_id, increment=False)
-    if usage is not None and (usage["should_limit"] or usage["count"] >= usage["limit"]):
-        raise RateLimited(retry_after=usage["time_left"])
+    retry_after = _rate_window().retry_after(str(user_id))
+    if retry_after is not None:
+        raise RateLimited(retry_after=retry_after)
 
 
 def rate_hit(*, user_id: int) -> None:
-    """Count one accepted message; raise RateLimited if it went over the limit."""
-    usage = _rate_usage(user_id=user_id, increment=True)
-    if usage is not None and usage["should_limit"]:
-        raise RateLimited(retry_after=usage["time_left"])
+    """Count one accepted message; when it does not fit, count nothing and raise RateLimited."""
+    taken, retry_after = _rate_window().take(str(user_id))
+    if taken is None:
+        raise RateLimited(retry_after=retry_after)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""Per-user limits: the message rate (django-ratelimit core) and the rolling-minute token budget."""
+"""Per-user limits: the rolling message rate and the rolling-minute token budget."""
 
 import threading
+import time
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_rate_check_counts_nothing_and_rate_hit_counts_accepted_messages(setting
     with pytest.raises(RateLimited) as refused:
         limits.rate_check(user_id=1)
     assert refused.value.status == 429 and refused.value.code == "rate_limited"
-    assert 1 <= refused.value.retry_after <= 60
+    assert 1 <= refused.value.retry_after <= 61  # a message counts for a minute plus at most one 1-s bucket
     assert refused.value.headers["Retry-After"] == str(refused.value.retry_after)
     limits.rate_check(user_id=2)  # another user has their own window
 
@@ -48,6 +49,73 @@ def test_rate_hit_refuses_the_request_that_raced_past_the_check(settings):
     limits.rate_hit(user_id=1)
     with pytest.raises(RateLimited):
         limits.rate_hit(user_id=1)
+
+
+@pytest.fixture
+def global_clock(monkeypatch):
+    """Control ``time.time`` for every module (the limiter and the LocMem cache's expiry alike)."""
+    fake = Clock(time.time())
+    monkeypatch.setattr(time, "time", fake.time)
+    return fake
+
+
+def accept(user_id: int) -> bool:
+    """Do what admission does: check, then count; return whether the message was accepted."""
+    try:
+        limits.rate_check(user_id=user_id)
+        limits.rate_hit(user_id=user_id)
+    except RateLimited:
+        return False
+    return True
+
+
+def test_no_60_second_span_holds_more_accepted_messages_than_the_limit(settings, global_clock):
+    settings.AGENT_RATE_LIMIT = "20/m"
+    start = global_clock.now
+    accepted = []
+    for i in range(40):  # twice the limit, spread evenly over 61 s
+        global_clock.now = start + i * 61 / 39
+        if accept(1):
+            accepted.append(global_clock.now)
+    assert len(accepted) >= 20
+    for first in accepted:
+        in_span = [t for t in accepted if first <= t < first + 60]
+        assert len(in_span) <= 20, f"{len(in_span)} messages accepted within 60 s from {first - start:.1f} s"
+
+
+def test_a_full_window_opens_again_when_its_oldest_message_leaves(settings, global_clock):
+    settings.AGENT_RATE_LIMIT = "3/m"
+    start = global_clock.now
+    for offset in (0, 10, 20):
+        global_clock.now = start + offset
+        assert accept(1)
+    global_clock.now = start + 30
+    with pytest.raises(RateLimited) as refused:
+        limits.rate_check(user_id=1)
+    # The message at 0 s counts for 60 s plus at most one bucket (1 s at /m).
+    assert 30 <= refused.value.retry_after <= 31
+    global_clock.now = start + 30 + refused.value.retry_after
+    assert accept(1)
+    assert not accept(1), "the messages at 10 s and 20 s still count"
+    assert limits.rate_used(user_id=1) == 3
+
+
+def test_racing_messages_never_overrun_the_rate(settings):
+    settings.AGENT_RATE_LIMIT = "5/m"
+    results = []
+    barrier = threading.Barrier(20)
+
+    def send():
+        barrier.wait()
+        results.append(accept(1))
+
+    threads = [threading.Thread(target=send) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert 1 <= results.count(True) <= 5
+    assert limits.rate_used(user_id=1) == results.count(True), "refused messages are not counted"
 
 
 def test_budget_reserves_until_full_then_refuses_with_retry_after(settings, clock):

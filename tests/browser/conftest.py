@@ -64,9 +64,9 @@ def browser(_allow_orm_beside_playwright):
 class Browser:
     """One browser context on the live server: a page, its console errors, and small helpers."""
 
-    def __init__(self, browser, base_url: str, *, viewport: dict[str, int]):
+    def __init__(self, browser, base_url: str, *, viewport: dict[str, int], bypass_csp: bool = True):
         self.base_url = base_url
-        self.context = browser.new_context(viewport=viewport, base_url=base_url)
+        self.context = browser.new_context(viewport=viewport, base_url=base_url, bypass_csp=bypass_csp)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.errors: list[str] = []
         self.page = self.new_page()
@@ -103,8 +103,12 @@ def open_browser(browser, asgi_live_server):
     """Return a function that opens a browser context on the live server (desktop size by default)."""
     opened: list[Browser] = []
 
-    def open_(*, width: int = 1280, height: int = 820) -> Browser:
-        session = Browser(browser, asgi_live_server.url, viewport={"width": width, "height": height})
+    def open_(*, width: int = 1280, height: int = 820, bypass_csp: bool = True) -> Browser:
+        # Playwright's wait_for_function evaluates its predicate with eval(), which the pages'
+        # Content-Security-Policy refuses; the tests of the policy itself open with bypass_csp=False.
+        session = Browser(
+            browser, asgi_live_server.url, viewport={"width": width, "height": height}, bypass_csp=bypass_csp
+        )
         opened.append(session)
         return session
 

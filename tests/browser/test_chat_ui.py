@@ -246,7 +246,7 @@ def test_dropped_connection_reconnects_after_the_last_event(open_browser, user, 
     assert int(page.locator(".run").get_attribute("data-last-seq")) == Run.objects.get(user=user).last_event_seq
 
 
-def test_rate_limit_is_explained_and_the_text_kept(open_browser, user, offline_model, settings, frozen_rate_window):
+def test_rate_limit_is_explained_and_the_text_kept(open_browser, user, offline_model, settings):
     settings.AGENT_RATE_LIMIT = "1/m"
     ui = open_browser()
     page = ui.page

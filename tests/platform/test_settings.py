@@ -30,6 +30,8 @@ def start_with(**env):
         ("OPENAI_BASE_URL", "not a url"),
         ("AGENT_RATE_LIMIT", "lots"),
         ("AGENT_RATE_LIMIT", "20/0m"),
+        ("LOGIN_FAILURE_LIMIT", "5 per 15 minutes"),
+        ("WEB_CONCURRENCY", "0"),
         ("LLM_TIMEOUT", "nan"),
         ("AGENT_LEASE_SECONDS", "inf"),
         ("AGENT_LEASE_SECONDS", "0"),

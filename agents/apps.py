@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils import timezone
 
 
 class AgentsConfig(AppConfig):
@@ -10,3 +11,6 @@ class AgentsConfig(AppConfig):
 
     def ready(self) -> None:
         from agents import checks  # noqa: F401 (registers the system checks)
+
+        # When this process started: queued runs older than this were left by an earlier one (the sweeper).
+        self.started_at = timezone.now()

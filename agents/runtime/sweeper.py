@@ -21,8 +21,8 @@ import logging
 import os
 import socket
 
+from django.apps import apps
 from django.conf import settings
-from django.utils import timezone
 
 from agents.models import Run
 from agents.runs import limits, selectors, services
@@ -31,7 +31,6 @@ from agents.runtime import runners
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100
-PROCESS_STARTED = timezone.now()
 WORKER_LOST_MESSAGE = "The run was stopped: the workers running it were lost {attempts} times."
 
 
@@ -80,7 +79,7 @@ def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
             logger.warning("Run %s: owner %s lost; queued again for attempt %d", run.pk, run.owner, run.attempt + 1)
             runners.submit(run.pk)
             done["requeued"].append(str(run.pk))
-    created_before = PROCESS_STARTED if at_start else None
+    created_before = apps.get_app_config("agents").started_at if at_start else None
     for run in selectors.runs_waiting_in_queue(limit=SWEEP_BATCH, created_before=created_before):
         services.run_mark_submitted(run_id=run.pk)
         runners.submit(run.pk)

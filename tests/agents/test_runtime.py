@@ -98,7 +98,7 @@ def test_run_accept_stores_hands_over_and_joins_without_resubmitting(recording_r
     assert again.pk == run.pk and not created_again
     assert recording_runner.submitted == [str(run.pk)], "a joined run is not executed twice"
     assert limits.budget_used(user_id=user.pk) == run.reserved_tokens, "the join reserved nothing more"
-    assert limits._rate_usage(user_id=user.pk, increment=False)["count"] == 1
+    assert limits.rate_used(user_id=user.pk) == 1
 
 
 def test_run_accept_refuses_bad_input_before_any_limit(recording_runner, user):

@@ -174,7 +174,7 @@ class Conversation:
     def add(self, role: str, content: str) -> None:
         """Append a system or user message and store it."""
         self.messages.append({"role": role, "content": content})
-        AgentMessage.objects.create(agent=self.agent, run=self.run, role=role, content=content)
+        services.agent_message_create(agent=self.agent, run=self.run, role=role, content=content)
 
     def call(self, *, tools: list[dict] | None, on_text: Callable[[str], None] | None = None) -> llm.LLMResult:
         """Make one LLM call with the conversation so far; store it and count its usage."""
@@ -202,7 +202,7 @@ class Conversation:
         )
         tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
         self.messages.append(_assistant_message(result.content, tool_calls))
-        AgentMessage.objects.create(
+        services.agent_message_create(
             agent=self.agent,
             run=self.run,
             role=AgentMessage.Role.ASSISTANT,
@@ -226,7 +226,7 @@ class Conversation:
         """Answer a tool call in the conversation and store the answer."""
         text = content if isinstance(content, str) else json.dumps(content, default=str)
         self.messages.append({"role": "tool", "tool_call_id": call_id, "content": text})
-        AgentMessage.objects.create(
+        services.agent_message_create(
             agent=self.agent,
             run=self.run,
             role=AgentMessage.Role.TOOL,

@@ -95,7 +95,8 @@ class RunExecution:
         try:
             self.begin()
             self.cancel.check()
-            self.planner = selectors.run_planner(run=run) or services.agent_create(
+            earlier = selectors.run_planner(run=run) if run.attempt > 1 else None
+            self.planner = earlier or services.agent_create(
                 run=run, role=Agent.Role.PLANNER, model=settings.PLANNER_MODEL
             )
             self.answer = TextStream(run, self.planner)

@@ -44,6 +44,12 @@ def run_control(*, run_id: uuid.UUID | str) -> tuple[bool, str, str, int] | None
     return Run.objects.filter(pk=run_id).values_list("cancel_requested", "status", "owner", "attempt").first()
 
 
+def run_final_usage(*, run_id: uuid.UUID | str) -> tuple[int, int] | None:
+    """Return (user id, total tokens) of a finished run; None while it is active or when it is gone."""
+    row = Run.objects.filter(pk=run_id, status__in=Run.FINAL_STATUSES).values_list("user_id", "total_tokens").first()
+    return (row[0], row[1]) if row else None
+
+
 def run_streamed_answer(*, run_id: uuid.UUID | str) -> bool:
     """Return whether any answer text of the run was already sent as `text` events."""
     return RunEvent.objects.filter(run_id=run_id, type="text").exists()

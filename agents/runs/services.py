@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from agents import events
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
-from agents.models import Agent, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
+from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
 from sessions import selectors as session_selectors
@@ -210,25 +210,28 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
         claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
     else:
         return None
-    previous_status = run.status
-    with transaction.atomic():
-        updated = claimable.filter(pk=run.pk, attempt=run.attempt).update(
-            status=Run.Status.RUNNING,
-            owner=owner,
-            attempt=F("attempt") + 1,
-            lease_until=_lease_end(),
-            started_at=Coalesce(F("started_at"), Value(now)),
-            resume_reason=Case(
-                When(status=Run.Status.RUNNING, then=Value("worker_lost")),
-                When(attempt__gt=0, resume_reason="", then=Value("worker_lost")),
-                default=F("resume_reason"),
-            ),
-        )
-        if not updated:
-            return None
-        if previous_status == Run.Status.RUNNING:
-            _interrupt_lost_work(run_id=run.pk)
-    run.refresh_from_db(fields=["status", "owner", "attempt", "lease_until", "started_at", "resume_reason"])
+    lease_until = _lease_end()
+    updated = claimable.filter(pk=run.pk, attempt=run.attempt).update(
+        status=Run.Status.RUNNING,
+        owner=owner,
+        attempt=F("attempt") + 1,
+        lease_until=lease_until,
+        started_at=Coalesce(F("started_at"), Value(now)),
+        resume_reason=Case(
+            When(status=Run.Status.RUNNING, then=Value("worker_lost")),
+            When(attempt__gt=0, resume_reason="", then=Value("worker_lost")),
+            default=F("resume_reason"),
+        ),
+    )
+    if not updated:
+        return None
+    # What the UPDATE wrote, without reading it back.
+    if run.status == Run.Status.RUNNING or (run.attempt > 0 and not run.resume_reason):
+        run.resume_reason = "worker_lost"
+    if run.status == Run.Status.RUNNING:
+        _interrupt_lost_work(run_id=run.pk)
+    run.status, run.owner, run.attempt, run.lease_until = Run.Status.RUNNING, owner, run.attempt + 1, lease_until
+    run.started_at = run.started_at or now
     return run
 
 
@@ -326,7 +329,11 @@ def run_finish(
         active = active.filter(owner=run.owner, attempt=run.attempt)
     with transaction.atomic():
         # Lock first: nothing may be stored for a run that someone else is finishing.
-        locked = active.select_for_update().only("id", "prompt_tokens", "completion_tokens").first()
+        locked = (
+            active.select_for_update()
+            .only("id", "route", "prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at")
+            .first()
+        )
         if locked is None:
             return False
         if answer.strip() and assistant_message is None:
@@ -349,13 +356,18 @@ def run_finish(
             error_message=error_message,
             error_detail=error_detail,
         )
-        Execution.objects.filter(run_id=run.pk, status=Execution.Status.RUNNING).update(
-            status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
-        )
-        PlanStep.objects.filter(
-            plan__run_id=run.pk, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]
-        ).update(status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now)
-        run.refresh_from_db()
+        if locked.route == Run.Route.COMPLEX or not fenced:  # only plans have steps and executions to close
+            Execution.objects.filter(run_id=run.pk, status=Execution.Status.RUNNING).update(
+                status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
+            )
+            PlanStep.objects.filter(
+                plan__run_id=run.pk, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]
+            ).update(status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now)
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at"):
+            setattr(run, name, getattr(locked, name))
+        run.status, run.finished_at, run.owner, run.lease_until = status, now, "", None
+        run.assistant_message = assistant_message
+        run.error_code, run.error_message, run.error_detail = error_code, error_message, error_detail
         if error_code:
             events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
         events.emit(
@@ -403,6 +415,11 @@ def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None
     """Create a planner (read-write) or an executor (always read-only) for a run."""
     permission = Agent.Permission.READ_ONLY if role == Agent.Role.EXECUTOR else Agent.Permission.READ_WRITE
     return Agent.objects.create(run=run, role=role, model=model, permission=permission, parent=parent)
+
+
+def agent_message_create(*, agent: Agent, run: Run, role: str, **fields: Any) -> AgentMessage:
+    """Store one message of an agent's LLM conversation (an assistant row is one LLM call, with its usage)."""
+    return AgentMessage.objects.create(agent=agent, run=run, role=role, **fields)
 
 
 def memory_create(*, user: AbstractBaseUser, content: str) -> Memory:

@@ -37,7 +37,7 @@ from django.db import close_old_connections, connections
 from agents.engine import planner
 from agents.exceptions import RunGone, RunReleased
 from agents.models import Run, WorkerProcess
-from agents.runs import limits, services
+from agents.runs import limits, selectors, services
 from agents.runtime import runners, sweeper
 
 logger = logging.getLogger(__name__)
@@ -140,9 +140,9 @@ def _hand_on(run_id: str) -> None:
 def settle_run_budget(*, run_id: str) -> None:
     """Replace a finished run's token reservation with the tokens it really used (once; later calls do nothing)."""
     try:
-        row = Run.objects.filter(pk=run_id).values_list("user_id", "total_tokens", "status").first()
-        if row is not None and row[2] in Run.FINAL_STATUSES:
-            limits.budget_settle(user_id=row[0], run_id=run_id, tokens_used=row[1])
+        usage = selectors.run_final_usage(run_id=run_id)
+        if usage is not None:
+            limits.budget_settle(user_id=usage[0], run_id=run_id, tokens_used=usage[1])
     except Exception:
         logger.exception("Run %s: could not settle the token budget", run_id)
 

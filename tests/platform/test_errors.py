@@ -87,7 +87,7 @@ def test_database_locked_answers_503_json_on_the_stream_and_the_api(api, monkeyp
     def locked(**kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(run_services, "run_start", locked)
+    monkeypatch.setattr(run_services, "run_create", locked)
     assert_unavailable(api.post("/api/agent/stream", {"message": "hello"}, content_type="application/json"))
     monkeypatch.setattr(session_selectors, "session_list", locked)
     assert_unavailable(api.get("/api/sessions/"))

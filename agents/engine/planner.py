@@ -165,6 +165,7 @@ class RunExecution:
                 error_message=error_message,
                 error_detail=error_detail,
                 fenced=True,
+                close_open_work=self.route == Run.Route.COMPLEX,
             )
         except Exception as exc:
             # The run must still end with `done`; left active, it would wait for the sweeper.

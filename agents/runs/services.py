@@ -312,6 +312,7 @@ def run_finish(
     error_message: str = "",
     error_detail: str = "",
     fenced: bool = False,
+    close_open_work: bool = True,
 ) -> bool:
     """End an active run: its final status, the answer stored, then its last events ``error`` and ``done``.
 
@@ -319,7 +320,8 @@ def run_finish(
     nor answered twice. Only the first finisher speaks: when the run had
     already ended (or, with ``fenced``, when ``run.owner`` and ``run.attempt``
     no longer hold it) this returns False, stores and emits nothing. Steps and
-    executions still open are closed (a swept run leaves nothing running).
+    executions still open are closed (a swept run leaves nothing running); an
+    owner that knows its run had no plan says so with ``close_open_work=False``.
     """
     if status not in Run.FINAL_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")
@@ -331,7 +333,7 @@ def run_finish(
         # Lock first: nothing may be stored for a run that someone else is finishing.
         locked = (
             active.select_for_update()
-            .only("id", "route", "prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at")
+            .only("id", "prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at")
             .first()
         )
         if locked is None:
@@ -356,7 +358,7 @@ def run_finish(
             error_message=error_message,
             error_detail=error_detail,
         )
-        if locked.route == Run.Route.COMPLEX or not fenced:  # only plans have steps and executions to close
+        if close_open_work:
             Execution.objects.filter(run_id=run.pk, status=Execution.Status.RUNNING).update(
                 status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
             )

@@ -82,7 +82,7 @@ def _run_step(
     except RunCancelled:
         status, error = Execution.Status.CANCELLED, "The run was cancelled."
     except LLMError as exc:
-        error = f"The model call failed ({exc.code}): {exc.message}"
+        error = exc.for_user(run_id=run.pk)
     except Exception:
         if not Run.objects.filter(pk=run.pk).exists():
             raise RunGone() from None  # a write raced the deletion of the run

@@ -119,7 +119,7 @@ class RunExecution:
         except RunCancelled:
             status = Run.Status.CANCELLED
         except LLMError as exc:
-            status, error_code, error_message = Run.Status.FAILED, exc.code, f"The model call failed: {exc.message}"
+            status, error_code, error_message = Run.Status.FAILED, exc.code, exc.for_user(run_id=run.pk)
         except RunLimitExceeded as exc:
             status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
         except Exception:

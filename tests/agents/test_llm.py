@@ -160,7 +160,7 @@ def test_server_error_on_every_try_gives_up_after_max_retries(stub_model, settin
 
     assert caught.value.code == "server_error"
     assert caught.value.status_code == 500
-    assert "boom" in caught.value.message
+    assert "boom" in caught.value.detail
     assert len(stub_model.requests) == 4
 
 
@@ -204,7 +204,7 @@ def test_connection_refused_is_a_retried_connection_error(settings, monkeypatch)
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, "bad_request"), (422, "bad_request"), (404, "bad_request"), (401, "auth_error"), (403, "auth_error")],
+    [(400, "bad_request"), (422, "bad_request"), (404, "bad_request"), (401, "auth_failed"), (403, "auth_failed")],
 )
 def test_client_errors_are_mapped_and_not_retried(stub_model, status, code):
     stub_model.queue(Error(status, "nope"), Text("never sent"))
@@ -377,8 +377,8 @@ def test_openai_provider_without_key_or_url_names_the_variable(settings):
             call()
     finally:
         llm.reset_client()
-    assert caught.value.code == "auth_error"
-    assert "OPENAI_API_KEY" in caught.value.message
+    assert caught.value.code == "auth_failed"
+    assert "OPENAI_API_KEY" in caught.value.detail
 
 
 def test_offline_provider_uses_the_in_process_transport(settings):
@@ -450,4 +450,4 @@ def test_stub_without_a_script_answers_400_not_a_retryable_error(stub_model):
         call()
 
     assert caught.value.code == "bad_request"
-    assert "no reply scripted" in caught.value.message
+    assert "no reply scripted" in caught.value.detail

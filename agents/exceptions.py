@@ -49,7 +49,8 @@ class RunCancelled(Exception):
     """Raised inside agent code when the run's cancel flag is seen.
 
     ``partial`` is what a model call had streamed when the cancel stopped it
-    (an ``agents.llm.gateway.LLMResult``), or None: it is charged like any call.
+    (an ``agents.llm.gateway.LLMResult`` with ``finish_reason="cancelled"``),
+    or None: it is stored and charged like any call.
     """
 
     partial = None

@@ -237,7 +237,7 @@ def estimate_usage(
     return Usage(prompt, completion, prompt + completion)
 
 
-def _partial_result(attempt: "_Attempt", request: dict, started: float) -> LLMResult | None:
+def _partial_result(attempt: "_Attempt", request: dict, started: float, finish_reason: str) -> LLMResult | None:
     """Return what a failed or cancelled attempt streamed, with its usage; None when it streamed nothing.
 
     A server charges a call that streamed output, finished or not. Its own
@@ -257,7 +257,7 @@ def _partial_result(attempt: "_Attempt", request: dict, started: float) -> LLMRe
         content=content,
         tool_calls=tool_calls,
         usage=usage,
-        finish_reason="error",
+        finish_reason=finish_reason,
         latency_ms=int((time.monotonic() - started) * 1000),
         model=attempt.model,
     )
@@ -417,13 +417,13 @@ def chat_stream(
         try:
             _stream_once(client, request, attempt, on_text, should_cancel, timeout)
         except RunCancelled as cancelled:
-            cancelled.partial = _partial_result(attempt, request, started)
+            cancelled.partial = _partial_result(attempt, request, started, "cancelled")
             raise
         except LLMError as error:
             if not error.retryable or attempt.delivered or retries >= max_retries:
                 if attempt.delivered:
                     error.retryable = False
-                error.partial = _partial_result(attempt, request, started)
+                error.partial = _partial_result(attempt, request, started, "error")
                 logger.warning("LLM call to %s failed (%s): %s", model, error.code, error.detail)
                 raise
             retries += 1

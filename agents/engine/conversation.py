@@ -138,6 +138,15 @@ class Conversation:
         self.cancel.check()
 
         def on_retry(attempt: int, error: LLMError, delay: float) -> None:
+            logger.info(
+                "Run %s, agent %s: model call failed (%s), retry %d in %.2f s: %s",
+                self.run.pk,
+                self.agent.pk,
+                error.code,
+                attempt,
+                delay,
+                error.detail,
+            )
             events.emit(
                 self.run,
                 events.RETRY,
@@ -158,6 +167,11 @@ class Conversation:
                 should_cancel=self.cancel,
             )
         except (LLMError, RunCancelled) as exc:
+            if isinstance(exc, LLMError):
+                # The server's words (secrets masked) are for operators; users get exc.message and the run id.
+                logger.warning(
+                    "Run %s, agent %s: model call failed (%s): %s", self.run.pk, self.agent.pk, exc.code, exc.detail
+                )
             if exc.partial is not None and not self.cancel.gone:
                 self._store_unfinished_call(exc.partial)
             raise

@@ -4,8 +4,8 @@ One ``openai`` client per process streams Chat Completions (CONTRACT.md
 section 5): text deltas go to ``on_text`` as they arrive, streamed tool calls
 are assembled by index, usage comes from the model's own usage chunk. SDK
 errors become ``LLMError`` with a stable ``code`` and a generic message; the
-server's own words go to ``detail`` (secrets masked) and the log, never to
-users. Retries are ours, not the SDK's (``max_retries=0``), so the engine
+server's own words go to ``detail`` (secrets masked), never to users (the
+caller logs it with the run it belongs to). Retries are ours, not the SDK's (``max_retries=0``), so the engine
 hears about each one through ``on_retry`` and nothing is retried once the
 user has seen output. A call that fails or is cancelled after it streamed
 something carries what it streamed (``partial``), with the server's usage or
@@ -394,11 +394,7 @@ def chat_stream(
     carry ``partial``: what the last attempt streamed, with its usage, or None.
     """
     started = time.monotonic()
-    try:
-        client = get_client()
-    except LLMError as error:
-        logger.warning("LLM call to %s failed (%s): %s", model, error.code, error.detail)
-        raise
+    client = get_client()
     timeout = float(settings.LLM_TIMEOUT)
     max_retries = settings.LLM_MAX_RETRIES
     request: dict = {
@@ -424,11 +420,11 @@ def chat_stream(
                 if attempt.delivered:
                     error.retryable = False
                 error.partial = _partial_result(attempt, request, started, "error")
-                logger.warning("LLM call to %s failed (%s): %s", model, error.code, error.detail)
+                logger.debug("LLM call to %s failed (%s): %s", model, error.code, error.detail)
                 raise
             retries += 1
             delay = retry_delay(retries, error)
-            logger.info(
+            logger.debug(
                 "LLM call failed (%s); retry %d of %d in %.2fs: %s",
                 error.code,
                 retries,

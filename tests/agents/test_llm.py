@@ -469,7 +469,7 @@ def test_server_error_text_is_kept_masked_in_detail_and_never_in_the_message(
     settings.LLM_MAX_RETRIES = 0
     stub_model.queue(Error(status, LEAKY, headers={"Retry-After": "0"}))
 
-    with caplog.at_level("INFO", logger="agents.llm.gateway"), pytest.raises(LLMError) as caught:
+    with caplog.at_level("DEBUG", logger="agents.llm.gateway"), pytest.raises(LLMError) as caught:
         call()
 
     error = caught.value
@@ -500,7 +500,7 @@ def test_a_retry_is_announced_with_the_generic_error(stub_model, caplog):
     stub_model.queue(Error(429, LEAKY, headers={"Retry-After": "0"}), Text("ok"))
     errors = []
 
-    with caplog.at_level("INFO", logger="agents.llm.gateway"):
+    with caplog.at_level("DEBUG", logger="agents.llm.gateway"):
         llm.chat_stream(model="m", messages=USER, on_retry=lambda attempt, error, delay: errors.append(error))
 
     [error] = errors

@@ -94,7 +94,8 @@ def test_provider_error_text_reaches_no_user_and_is_logged_masked(stub_model, as
     assert error["message"] == f"{LLMError.MESSAGES['auth_failed'][:-1]} (reference: run {run.pk})."
     assert run.status == Run.Status.FAILED and run.error_code == "auth_failed"
     assert run.error_message == error["message"]
-    # Operators find the server's words in the log, masked.
+    # Operators find the server's words in the log, masked, by the reference users were given.
+    assert f"Run {run.pk}, agent {retry['agent_id']}: model call failed (auth_failed): " in caplog.text
     assert "Incorrect API key provided: sk-***" in caplog.text
     assert "postgres://***@db:5432/x" in caplog.text and "Bearer ***" in caplog.text
     assert_no_secret("the log", caplog.text.replace("Incorrect API key", ""))

@@ -10,7 +10,6 @@ import json
 import logging
 
 import pytest
-from django.core.cache import cache
 
 from agents.exceptions import LLMError
 from agents.llm import gateway as llm
@@ -152,13 +151,13 @@ def test_a_stream_cut_mid_answer_is_stored_and_charged_to_the_run_and_the_budget
     with client.send("Tell me a story") as stream:
         events = stream.events()
     run = Run.objects.get(pk=events[0]["run_id"])
-    wait_until(lambda: cache.get(limits._settled_key(str(run.pk))) is not None, "the run's budget is settled")
 
     assert run.status == Run.Status.FAILED and run.error_code == "stream_broken"
     [request] = stub_model.requests
     prompt = count_prompt_tokens(request["messages"])
     assert run.total_tokens > prompt > 0, "the cut call is charged: its prompt and what it streamed"
-    assert limits.budget_used(user_id=user.pk) == run.total_tokens, "the budget holds what the cut call used"
+    # The reservation (about 1000) is replaced by the run's usage once the runner settles it after `done`.
+    wait_until(lambda: limits.budget_used(user_id=user.pk) == run.total_tokens, "the budget holds what the call used")
     [cut] = AgentMessage.objects.filter(run=run, role=AgentMessage.Role.ASSISTANT)
     assert cut.content == "Once upon a time "
     assert cut.finish_reason == "error"
@@ -207,7 +206,6 @@ def test_a_run_cancelled_mid_answer_is_charged_for_what_was_streamed(stub_model,
         assert client.post(f"/api/agent/runs/{run_id}/cancel").status_code == 202
         rest = stream.events()
     run = Run.objects.get(pk=run_id)
-    wait_until(lambda: cache.get(limits._settled_key(run_id)) is not None, "the run's budget is settled")
 
     assert rest[-1]["type"] == "done" and rest[-1]["status"] == "cancelled"
     streamed = "".join(event["delta"] for event in [*first, *rest] if event["type"] == "text")
@@ -217,4 +215,4 @@ def test_a_run_cancelled_mid_answer_is_charged_for_what_was_streamed(stub_model,
     prompt = count_prompt_tokens(stub_model.requests[0]["messages"])
     assert run.total_tokens == cut.prompt_tokens + cut.completion_tokens > prompt
     assert rest[-1]["usage"]["total_tokens"] == run.total_tokens
-    assert limits.budget_used(user_id=user.pk) == run.total_tokens
+    wait_until(lambda: limits.budget_used(user_id=user.pk) == run.total_tokens, "the budget holds what the call used")

@@ -5,7 +5,8 @@ the same way (an ``AgentMessage`` with tokens and latency, usage added to the
 run), every tool call is emitted and dispatched the same way, and the cancel
 flag is checked the same way. A call that failed or was cancelled after the
 model streamed something is stored and charged too (``finish_reason``
-"error"): the provider bills it, so the run's usage and the user's budget count it.
+"error" or "cancelled"): the provider bills it, so the run's usage and the
+user's budget count it.
 """
 
 import json

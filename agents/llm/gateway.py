@@ -5,11 +5,12 @@ section 5): text deltas go to ``on_text`` as they arrive, streamed tool calls
 are assembled by index, usage comes from the model's own usage chunk. SDK
 errors become ``LLMError`` with a stable ``code`` and a generic message; the
 server's own words go to ``detail`` (secrets masked), never to users (the
-caller logs it with the run it belongs to). Retries are ours, not the SDK's (``max_retries=0``), so the engine
-hears about each one through ``on_retry`` and nothing is retried once the
-user has seen output. A call that fails or is cancelled after it streamed
-something carries what it streamed (``partial``), with the server's usage or
-our estimate of it, so the caller can store and charge it.
+caller logs it with the run it belongs to). Retries are ours, not the SDK's
+(``max_retries=0``), so the engine hears about each one through ``on_retry``
+and nothing is retried once the user has seen output. A call that fails or
+is cancelled after it streamed something carries what it streamed
+(``partial``), with the server's usage or our estimate of it, so the caller
+can store and charge it.
 """
 
 import json

@@ -1,5 +1,6 @@
 """The engine's domain errors. Each has a stable ``code`` clients can rely on."""
 
+from agents.redact import redact_secrets
 from agents_platform.errors import Conflict, DomainError, InvalidInput, NotFound, TooManyRequests, Unprocessable
 
 __all__ = [
@@ -46,7 +47,14 @@ class BudgetExceeded(TooManyRequests):
 
 
 class RunCancelled(Exception):
-    """Raised inside agent code when the run's cancel flag is seen."""
+    """Raised inside agent code when the run's cancel flag is seen.
+
+    ``partial`` is what a model call had streamed when the cancel stopped it
+    (an ``agents.llm.gateway.LLMResult`` with ``finish_reason="cancelled"``),
+    or None: it is stored and charged like any call.
+    """
+
+    partial = None
 
 
 class RunGone(RunCancelled):
@@ -66,15 +74,39 @@ class RunLimitExceeded(DomainError):
 
 
 class LLMError(DomainError):
-    """A model call failed. ``code`` is one of: rate_limited, server_error,
-    timeout, bad_request, auth_error, connection_error, stream_broken."""
+    """A model call failed.
+
+    ``code`` is one of: rate_limited, server_error, timeout, bad_request,
+    auth_failed, connection_error, stream_broken. ``message`` is the generic
+    text for that code, safe to show users and store; the model server's own
+    words (which may quote a key, a DSN or a prompt) are only in ``detail``,
+    with secrets masked, for logs and operators. ``partial`` is what the call
+    had streamed before it failed (an ``agents.llm.gateway.LLMResult`` with
+    ``finish_reason="error"``), or None when nothing was streamed: it is
+    stored and charged like a finished call.
+    """
 
     code = "llm_error"
     status = 502
+    message = "The model call failed."
+    MESSAGES = {
+        "rate_limited": "The model service is busy and refused the call (rate_limited).",
+        "server_error": "The model service failed to answer (server_error).",
+        "timeout": "The model did not answer in time (timeout).",
+        "bad_request": "The model service refused the request (bad_request).",
+        "auth_failed": "The model service refused the platform's credentials (auth_failed).",
+        "connection_error": "The model service could not be reached (connection_error).",
+        "stream_broken": "The model's answer was cut off before it was finished (stream_broken).",
+    }
 
-    def __init__(
-        self, message: str | None = None, *, code: str, retryable: bool = False, status_code: int | None = None
-    ):
-        super().__init__(message, code=code)
+    def __init__(self, *, code: str, detail: str = "", retryable: bool = False, status_code: int | None = None):
+        # No message argument: the text users see is never the model server's.
+        super().__init__(self.MESSAGES.get(code) or f"The model call failed ({code}).", code=code)
+        self.detail = redact_secrets(detail)
         self.retryable = retryable
         self.status_code = status_code
+        self.partial = None
+
+    def for_user(self, *, run_id) -> str:
+        """Return the message users see: the generic text and the run as a reference for support."""
+        return f"{self.message.rstrip('.')} (reference: run {run_id})."

@@ -3,10 +3,14 @@
 Planner and executors share this plumbing so that every LLM call is stored
 the same way (an ``AgentMessage`` with tokens and latency, usage added to the
 run), every tool call is emitted and dispatched the same way, and the cancel
-flag is checked the same way.
+flag is checked the same way. A call that failed or was cancelled after the
+model streamed something is stored and charged too (``finish_reason``
+"error" or "cancelled"): the provider bills it, so the run's usage and the
+user's budget count it.
 """
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -14,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents import events
-from agents.exceptions import RunCancelled, RunGone, RunReleased
+from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
 from agents.llm import gateway as llm
 from agents.models import Agent, AgentMessage, Run
 from agents.runs import selectors, services
 from agents.runs.connections import give_back_connection
 from agents.storable import load_json
 from agents.tools import ToolContext, ToolOutcome, dispatch
+
+logger = logging.getLogger(__name__)
 
 # How often the cancel flag is read from the database at most: a check per
 # streamed chunk must not become a query per token.
@@ -180,28 +186,52 @@ class Conversation:
         """Make one LLM call with the conversation so far; store it and count its usage."""
         self.cancel.check()
 
-        def on_retry(attempt: int, error: Exception, delay: float) -> None:
+        def on_retry(attempt: int, error: LLMError, delay: float) -> None:
+            logger.info(
+                "Run %s, agent %s: model call failed (%s), retry %d in %.2f s: %s",
+                self.run.pk,
+                self.agent.pk,
+                error.code,
+                attempt,
+                delay,
+                error.detail,
+            )
             events.emit(
                 self.run,
                 events.RETRY,
                 agent_id=str(self.agent.pk),
                 attempt=attempt,
-                code=getattr(error, "code", "llm_error"),
-                message=str(error),
+                code=error.code,
+                message=error.for_user(run_id=self.run.pk),
                 delay_ms=int(delay * 1000),
             )
 
         give_back_connection()  # not held while the model thinks
-        result = llm.chat_stream(
-            model=self.agent.model,
-            messages=self.messages,
-            tools=tools or None,
-            on_text=on_text,
-            on_retry=on_retry,
-            should_cancel=self.cancel,
-        )
-        tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
+        try:
+            result = llm.chat_stream(
+                model=self.agent.model,
+                messages=self.messages,
+                tools=tools or None,
+                on_text=on_text,
+                on_retry=on_retry,
+                should_cancel=self.cancel,
+            )
+        except (LLMError, RunCancelled) as exc:
+            if isinstance(exc, LLMError):
+                # The server's words (secrets masked) are for operators; users get exc.message and the run id.
+                logger.warning(
+                    "Run %s, agent %s: model call failed (%s): %s", self.run.pk, self.agent.pk, exc.code, exc.detail
+                )
+            if exc.partial is not None and not self.cancel.gone:
+                self._store_unfinished_call(exc.partial)
+            raise
+        tool_calls = self._store_call(result)
         self.messages.append(_assistant_message(result.content, tool_calls))
+        return result
+
+    def _store_call(self, result: llm.LLMResult) -> list[dict[str, str]]:
+        """Store one LLM call as an assistant message and add its usage to the agent and the run."""
+        tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
         services.agent_message_create(
             agent=self.agent,
             run=self.run,
@@ -220,7 +250,17 @@ class Conversation:
         services.run_add_usage(
             run=self.run, prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens
         )
-        return result
+        return tool_calls
+
+    def _store_unfinished_call(self, partial: llm.LLMResult) -> None:
+        """Store and charge a call that failed or was cancelled after it streamed something."""
+        try:
+            self._store_call(partial)
+        except Exception:
+            if selectors.run_control(run_id=self.run.pk) is None:
+                raise RunGone() from None  # deleted with its session while the call ran
+            # The failure being reported matters more than this row.
+            logger.exception("Run %s: the unfinished call of agent %s could not be stored", self.run.pk, self.agent.pk)
 
     def add_tool_result(self, *, call_id: str, name: str, content: Any) -> None:
         """Answer a tool call in the conversation and store the answer."""

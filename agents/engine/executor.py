@@ -95,7 +95,7 @@ def _run_step(
     except RunCancelled:
         status, error = Execution.Status.CANCELLED, "The run was cancelled."
     except LLMError as exc:
-        error = f"The model call failed ({exc.code}): {exc.message}"
+        error = exc.for_user(run_id=run.pk)
     except Exception:
         if selectors.run_control(run_id=run.pk) is None:
             raise RunGone() from None  # a write raced the deletion of the run

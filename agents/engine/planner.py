@@ -51,6 +51,7 @@ from sessions.models import Message
 logger = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 50
+UNFINISHED_CALLS = ("error", "cancelled")
 
 
 def estimate_tokens(text: str) -> int:
@@ -110,7 +111,7 @@ class RunExecution:
         except RunCancelled:
             status = Run.Status.CANCELLED
         except LLMError as exc:
-            status, error_code, error_message = Run.Status.FAILED, exc.code, f"The model call failed: {exc.message}"
+            status, error_code, error_message = Run.Status.FAILED, exc.code, exc.for_user(run_id=run.pk)
             error_detail = getattr(exc, "detail", "") or ""
         except RunLimitExceeded as exc:
             status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
@@ -211,6 +212,8 @@ class RunExecution:
         run = self.run
         conversation = self.planner_conversation()
         stored = selectors.agent_conversation(agent=self.planner) if run.attempt > 1 else []
+        # A call cut by the lost attempt is stored (and charged) but is no reply to continue from.
+        stored = [row for row in stored if row.finish_reason not in UNFINISHED_CALLS]
         if stored:
             conversation.load(stored)
         else:

@@ -3,12 +3,19 @@
 One ``openai`` client per process streams Chat Completions (CONTRACT.md
 section 5): text deltas go to ``on_text`` as they arrive, streamed tool calls
 are assembled by index, usage comes from the model's own usage chunk. SDK
-errors become ``LLMError`` with a stable ``code``. Retries are ours, not the
-SDK's (``max_retries=0``), so the engine hears about each one through
-``on_retry`` and nothing is retried once the user has seen output.
+errors become ``LLMError`` with a stable ``code`` and a generic message; the
+server's own words go to ``detail`` (secrets masked), never to users (the
+caller logs it with the run it belongs to). Retries are ours, not the SDK's
+(``max_retries=0``), so the engine hears about each one through ``on_retry``
+and nothing is retried once the user has seen output. A call that fails or
+is cancelled after it streamed something carries what it streamed
+(``partial``), with the server's usage or our estimate of it, so the caller
+can store and charge it.
 """
 
+import json
 import logging
+import math
 import random
 import threading
 import time
@@ -21,6 +28,8 @@ import openai
 from django.conf import settings
 
 from agents.exceptions import LLMError, RunCancelled
+from agents.llm.offline import count_tokens
+from agents.llm.offline_answers import message_text
 from agents.storable import storable
 
 logger = logging.getLogger(__name__)
@@ -41,7 +50,7 @@ OFFLINE_BASE_URL = "http://offline.invalid/v1"
 PLACEHOLDER_API_KEY = "not-needed"
 
 ERROR_CODES = frozenset(
-    {"rate_limited", "server_error", "timeout", "bad_request", "auth_error", "connection_error", "stream_broken"}
+    {"rate_limited", "server_error", "timeout", "bad_request", "auth_failed", "connection_error", "stream_broken"}
 )
 
 
@@ -102,8 +111,9 @@ def _build_client(provider: str, base_url: str | None, api_key: str | None, time
     if not api_key:
         if not base_url:
             raise LLMError(
-                "OPENAI_API_KEY is not set (LLM_PROVIDER=openai needs it unless OPENAI_BASE_URL names a local server).",
-                code="auth_error",
+                code="auth_failed",
+                detail="OPENAI_API_KEY is not set "
+                "(LLM_PROVIDER=openai needs it unless OPENAI_BASE_URL names a local server).",
             )
         api_key = PLACEHOLDER_API_KEY
     return openai.OpenAI(
@@ -150,18 +160,18 @@ def _server_message(exc: openai.APIStatusError) -> str:
 
 def _map_status_error(exc: openai.APIStatusError) -> LLMError:
     status = exc.status_code
-    message = f"The model server answered {status}: {_server_message(exc)}"
+    detail = f"The model server answered {status}: {_server_message(exc)}"
     if status == 429:
-        return LLMError(message, code="rate_limited", retryable=True, status_code=status)
+        return LLMError(code="rate_limited", detail=detail, retryable=True, status_code=status)
     if status >= 500:
-        return LLMError(message, code="server_error", retryable=True, status_code=status)
+        return LLMError(code="server_error", detail=detail, retryable=True, status_code=status)
     if status in (401, 403):
-        return LLMError(message, code="auth_error", status_code=status)
+        return LLMError(code="auth_failed", detail=detail, status_code=status)
     if status == 408:
-        return LLMError(message, code="timeout", retryable=True, status_code=status)
+        return LLMError(code="timeout", detail=detail, retryable=True, status_code=status)
     if status == 409:  # the SDK itself retries lock conflicts
-        return LLMError(message, code="server_error", retryable=True, status_code=status)
-    return LLMError(message, code="bad_request", status_code=status)
+        return LLMError(code="server_error", detail=detail, retryable=True, status_code=status)
+    return LLMError(code="bad_request", detail=detail, status_code=status)
 
 
 def _map_request_error(exc: openai.OpenAIError) -> LLMError:
@@ -169,11 +179,11 @@ def _map_request_error(exc: openai.OpenAIError) -> LLMError:
     if isinstance(exc, openai.APIStatusError):
         return _map_status_error(exc)
     if isinstance(exc, openai.APITimeoutError):
-        return LLMError("The model did not answer within LLM_TIMEOUT.", code="timeout", retryable=True)
+        return LLMError(code="timeout", detail="The model did not answer within LLM_TIMEOUT.", retryable=True)
     if isinstance(exc, openai.APIConnectionError):
         cause = exc.__cause__ or exc
-        return LLMError(f"Could not reach the model server: {cause}", code="connection_error", retryable=True)
-    return LLMError(f"The model call failed: {exc}", code="server_error")
+        return LLMError(code="connection_error", detail=f"Could not reach the model server: {cause}", retryable=True)
+    return LLMError(code="server_error", detail=f"The model call failed: {exc}")
 
 
 def _retry_after(error: LLMError) -> float | None:
@@ -204,6 +214,56 @@ def retry_delay(attempt: int, error: LLMError) -> float:
     return backoff * (1 - 0.25 * random.random())
 
 
+# --- What an unfinished call used ---------------------------------------------------
+
+
+def estimate_tokens(text: str) -> int:
+    """Estimate a text's tokens: the larger of its words and punctuation marks and a quarter of its characters.
+
+    The larger, because an undercount is tokens nobody pays for.
+    """
+    return max(count_tokens(text), math.ceil(len(text) / 4)) if text else 0
+
+
+def estimate_usage(
+    *, messages: list[dict], tools: list[dict] | None, content: str, tool_calls: list[ToolCall]
+) -> Usage:
+    """Estimate the usage of a call the server sent no usage for: its request and what it streamed."""
+    prompt = sum(estimate_tokens(message_text(message)) for message in messages)
+    if tools:
+        prompt += estimate_tokens(json.dumps(tools))
+    completion = estimate_tokens(content) + sum(
+        estimate_tokens(call.name) + estimate_tokens(call.arguments) for call in tool_calls
+    )
+    return Usage(prompt, completion, prompt + completion)
+
+
+def _partial_result(attempt: "_Attempt", request: dict, started: float, finish_reason: str) -> LLMResult | None:
+    """Return what a failed or cancelled attempt streamed, with its usage; None when it streamed nothing.
+
+    A server charges a call that streamed output, finished or not. Its own
+    usage counts when it arrived; else the request and the fragments received
+    are estimated, so the charge is never less than the prompt.
+    """
+    if not attempt.delivered and not attempt.usage.total_tokens:
+        return None
+    content = "".join(attempt.parts)
+    tool_calls = attempt.tool_calls()
+    usage = attempt.usage
+    if not usage.total_tokens:
+        usage = estimate_usage(
+            messages=request["messages"], tools=request.get("tools"), content=content, tool_calls=tool_calls
+        )
+    return LLMResult(
+        content=content,
+        tool_calls=tool_calls,
+        usage=usage,
+        finish_reason=finish_reason,
+        latency_ms=int((time.monotonic() - started) * 1000),
+        model=attempt.model,
+    )
+
+
 # --- Streaming ---------------------------------------------------------------------
 
 
@@ -232,10 +292,10 @@ def _check_cancel(should_cancel: Callable[[], bool] | None) -> None:
         raise RunCancelled()
 
 
-def _broken(attempt: _Attempt, message: str, *, code: str = "stream_broken") -> LLMError:
+def _broken(attempt: _Attempt, detail: str, *, code: str = "stream_broken") -> LLMError:
     # Before any output a broken stream is as good as a failed request; after
     # it, a retry would show the user the beginning twice.
-    return LLMError(message, code=code, retryable=not attempt.delivered)
+    return LLMError(code=code, detail=detail, retryable=not attempt.delivered)
 
 
 def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None) -> None:
@@ -331,7 +391,8 @@ def chat_stream(
     ``on_retry(attempt, error, delay_s)`` before the wait, but never once the
     stream has delivered text or a tool-call delta. ``should_cancel()`` is
     asked between chunks and before each attempt; when true, ``RunCancelled``
-    is raised. Failures raise ``LLMError`` (``code`` in ``ERROR_CODES``).
+    is raised. Failures raise ``LLMError`` (``code`` in ``ERROR_CODES``). Both
+    carry ``partial``: what the last attempt streamed, with its usage, or None.
     """
     started = time.monotonic()
     client = get_client()
@@ -352,14 +413,26 @@ def chat_stream(
         attempt = _Attempt(model=model)
         try:
             _stream_once(client, request, attempt, on_text, should_cancel, timeout)
+        except RunCancelled as cancelled:
+            cancelled.partial = _partial_result(attempt, request, started, "cancelled")
+            raise
         except LLMError as error:
             if not error.retryable or attempt.delivered or retries >= max_retries:
                 if attempt.delivered:
                     error.retryable = False
+                error.partial = _partial_result(attempt, request, started, "error")
+                logger.debug("LLM call to %s failed (%s): %s", model, error.code, error.detail)
                 raise
             retries += 1
             delay = retry_delay(retries, error)
-            logger.info("LLM call failed (%s); retry %d of %d in %.2fs", error.code, retries, max_retries, delay)
+            logger.debug(
+                "LLM call failed (%s); retry %d of %d in %.2fs: %s",
+                error.code,
+                retries,
+                max_retries,
+                delay,
+                error.detail,
+            )
             if on_retry is not None:
                 on_retry(retries, error, delay)
             _sleep(delay, should_cancel)

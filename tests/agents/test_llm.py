@@ -11,6 +11,7 @@ import pytest
 
 from agents.exceptions import LLMError, RunCancelled
 from agents.llm import gateway as llm
+from agents.llm.offline import count_prompt_tokens
 from tests.stub_model import (
     Cut,
     Error,
@@ -160,7 +161,7 @@ def test_server_error_on_every_try_gives_up_after_max_retries(stub_model, settin
 
     assert caught.value.code == "server_error"
     assert caught.value.status_code == 500
-    assert "boom" in caught.value.message
+    assert "boom" in caught.value.detail
     assert len(stub_model.requests) == 4
 
 
@@ -204,7 +205,7 @@ def test_connection_refused_is_a_retried_connection_error(settings, monkeypatch)
 
 @pytest.mark.parametrize(
     ("status", "code"),
-    [(400, "bad_request"), (422, "bad_request"), (404, "bad_request"), (401, "auth_error"), (403, "auth_error")],
+    [(400, "bad_request"), (422, "bad_request"), (404, "bad_request"), (401, "auth_failed"), (403, "auth_failed")],
 )
 def test_client_errors_are_mapped_and_not_retried(stub_model, status, code):
     stub_model.queue(Error(status, "nope"), Text("never sent"))
@@ -377,8 +378,8 @@ def test_openai_provider_without_key_or_url_names_the_variable(settings):
             call()
     finally:
         llm.reset_client()
-    assert caught.value.code == "auth_error"
-    assert "OPENAI_API_KEY" in caught.value.message
+    assert caught.value.code == "auth_failed"
+    assert "OPENAI_API_KEY" in caught.value.detail
 
 
 def test_offline_provider_uses_the_in_process_transport(settings):
@@ -450,4 +451,142 @@ def test_stub_without_a_script_answers_400_not_a_retryable_error(stub_model):
         call()
 
     assert caught.value.code == "bad_request"
-    assert "no reply scripted" in caught.value.message
+    assert "no reply scripted" in caught.value.detail
+
+
+# --- What users see of an error, and what a failed call used ---------------------------------
+
+LEAKY = "Incorrect API key provided: sk-live-abc123def456ghi789; upstream postgres://admin:secret@db:5432/x"
+SECRETS = ("sk-live-abc123", "admin:secret", "secret@db")
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "auth_failed"), (429, "rate_limited"), (500, "server_error"), (400, "bad_request")]
+)
+def test_server_error_text_is_kept_masked_in_detail_and_never_in_the_message(
+    stub_model, settings, caplog, status, code
+):
+    settings.LLM_MAX_RETRIES = 0
+    stub_model.queue(Error(status, LEAKY, headers={"Retry-After": "0"}))
+
+    with caplog.at_level("DEBUG", logger="agents.llm.gateway"), pytest.raises(LLMError) as caught:
+        call()
+
+    error = caught.value
+    assert error.code == code
+    assert error.message == LLMError.MESSAGES[code] and code in error.message
+    assert str(error) == error.message
+    assert error.for_user(run_id="r-1").endswith(f"({code}) (reference: run r-1).")
+    assert error.detail == (
+        f"The model server answered {status}: Incorrect API key provided: sk-***; upstream postgres://***@db:5432/x"
+    )
+    for secret in SECRETS:
+        assert secret not in error.message and secret not in error.detail and secret not in caplog.text
+    assert "postgres://***@db:5432/x" in caplog.text
+
+
+def test_error_event_inside_the_stream_is_masked_too(stub_model):
+    stub_model.queue(Raw([chunk({"content": "Half"}), {"error": {"message": LEAKY, "type": "server_error"}}]))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "server_error"
+    assert "sk-***" in caught.value.detail
+    assert not any(secret in caught.value.detail + caught.value.message for secret in SECRETS)
+
+
+def test_a_retry_is_announced_with_the_generic_error(stub_model, caplog):
+    stub_model.queue(Error(429, LEAKY, headers={"Retry-After": "0"}), Text("ok"))
+    errors = []
+
+    with caplog.at_level("DEBUG", logger="agents.llm.gateway"):
+        llm.chat_stream(model="m", messages=USER, on_retry=lambda attempt, error, delay: errors.append(error))
+
+    [error] = errors
+    assert error.message == LLMError.MESSAGES["rate_limited"]
+    assert "sk-***" in caplog.text and "sk-live-abc123" not in caplog.text
+
+
+def test_a_cut_stream_carries_what_it_streamed_with_an_estimated_usage(stub_model):
+    content = "The answer is being written and then"
+    stub_model.queue(Cut(after_chunks=3, content=content))
+    messages = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Tell me a long story"}]
+
+    with pytest.raises(LLMError) as caught:
+        llm.chat_stream(model="m", messages=messages, tools=TOOLS)
+
+    partial = caught.value.partial
+    assert partial.content == "The answer is "
+    assert partial.finish_reason == "error"
+    assert partial.tool_calls == []
+    prompt = llm.estimate_usage(messages=messages, tools=TOOLS, content="", tool_calls=[]).prompt_tokens
+    assert partial.usage.prompt_tokens == prompt
+    assert prompt >= count_prompt_tokens(messages) + 1, "the offered tools count as prompt too"
+    assert partial.usage.completion_tokens == llm.estimate_tokens("The answer is ") > 0
+    assert partial.usage.total_tokens == prompt + partial.usage.completion_tokens
+
+
+def test_a_broken_stream_charges_the_servers_usage_when_it_arrived(stub_model):
+    usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
+    stub_model.queue(Raw([chunk({"content": "Nearly done"}), {**chunk({}), "choices": [], "usage": usage}]))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "stream_broken"
+    assert caught.value.partial.usage == llm.Usage(120, 30, 150)
+    assert caught.value.partial.content == "Nearly done"
+
+
+def test_cut_tool_call_fragments_are_kept_and_estimated(stub_model):
+    stub_model.queue(
+        Raw(
+            [
+                chunk(
+                    {
+                        "tool_calls": [
+                            {"index": 0, "id": "call_1", "function": {"name": "calculate", "arguments": '{"ex'}}
+                        ]
+                    }
+                )
+            ]
+        )
+    )
+
+    with pytest.raises(LLMError) as caught:
+        call(tools=TOOLS)
+
+    partial = caught.value.partial
+    assert partial.tool_calls == [llm.ToolCall(id="call_1", name="calculate", arguments='{"ex')]
+    assert partial.usage.completion_tokens == llm.estimate_tokens("calculate") + llm.estimate_tokens('{"ex')
+
+
+def test_a_call_that_streamed_nothing_carries_no_partial(stub_model, settings):
+    settings.LLM_MAX_RETRIES = 1
+    stub_model.queue(Error(500), Cut(after_chunks=0))
+
+    with pytest.raises(LLMError) as caught:
+        call()
+
+    assert caught.value.code == "stream_broken"
+    assert caught.value.partial is None
+    assert len(stub_model.requests) == 2
+
+
+def test_a_cancel_mid_stream_carries_what_was_streamed(stub_model):
+    stub_model.queue(Text("one two three four five six seven eight", usage=None))
+    deltas = []
+
+    with pytest.raises(RunCancelled) as caught:
+        llm.chat_stream(model="m", messages=USER, on_text=deltas.append, should_cancel=lambda: len(deltas) >= 2)
+
+    assert caught.value.partial.content == "one two "
+    assert caught.value.partial.finish_reason == "cancelled"
+    assert caught.value.partial.usage.prompt_tokens == llm.estimate_tokens("Say something")
+
+
+def test_estimate_tokens_takes_the_larger_count():
+    assert llm.estimate_tokens("") == 0
+    assert llm.estimate_tokens("a b c d e f") == 6  # words beat characters / 4
+    assert llm.estimate_tokens("x" * 40) == 10  # characters / 4 beat one long word

@@ -156,7 +156,13 @@ def test_a_run_survives_kill_9_of_its_worker_and_completes_on_the_other(broker, 
     run_id = start_run(one, "compare A, B and C")
     follower = StreamReader(two, f"/api/agent/runs/{run_id}/stream")
     follower.start()
-    wait_until(lambda: "Find B" in calls, "step B's executor is working", timeout=30)
+    wait_until(
+        lambda: (
+            "Find B" in calls and PlanStep.objects.filter(plan__run_id=run_id, key="c", status="completed").exists()
+        ),
+        "step C is done and step B's executor is working",
+        timeout=30,
+    )
     victim = owner_pid(run_id)
     killed = next(worker for worker in workers if worker.main_pid() == victim)
     killed.signal(signal.SIGKILL)

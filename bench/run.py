@@ -298,6 +298,7 @@ def main() -> None:
     stub.responder = responder
     settings.LLM_PROVIDER, settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = "openai", stub.base_url, "bench"
     settings.AGENT_RATE_LIMIT, settings.AGENT_TOKEN_BUDGET = "100000/m", 10**9
+    settings.AGENT_MAX_STREAMS_PER_USER = 100_000  # one bench user holds every fan-out stream
     llm.reset_client()
     user = get_user_model().objects.create_user(username="bench")  # token auth only: no password
     token = Token.objects.create(user=user).key

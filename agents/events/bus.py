@@ -242,6 +242,11 @@ def set_bus(bus: LocalBus | None) -> LocalBus | None:
     return previous
 
 
+def session_key(session_id: str) -> str:
+    """Return the key under which a session's new runs are announced (its feed waits on it)."""
+    return f"session:{session_id}"
+
+
 def publish(run_id: str, seq: int) -> None:
     """Say that run ``run_id`` has stored event ``seq``; never raises into the caller."""
     try:

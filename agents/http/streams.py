@@ -31,6 +31,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -40,7 +41,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from agents import events
 from agents.events import bus
-from agents.models import Run, RunEvent
+from agents.exceptions import TooManyStreams
+from agents.models import RunEvent
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents_platform.errors import (
@@ -149,15 +151,55 @@ def _count_stream(delta: int) -> None:
         _open_streams += delta
 
 
-def _frame(seq: int, data: dict[str, Any]) -> bytes:
-    return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def _frame(event_id: str | int, data_json: str) -> bytes:
+    return f"id: {event_id}\ndata: {data_json}\n\n".encode()
 
 
-def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
-    """Return the next batch of the run's events after ``after_seq`` as SSE frames, and whether the run is gone."""
+def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """Return the next batch of the run's events after ``after_seq`` (seq, type, one-line JSON), and if it is gone."""
     batch = selectors.run_events_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
-    gone = not batch and not Run.objects.filter(pk=run_id).exists()
-    return [(event.seq, event.type, _frame(event.seq, event.data)) for event in batch], gone
+    gone = not batch and selectors.run_control(run_id=run_id) is None
+    return [(event.seq, event.type, json.dumps(event.data, separators=(",", ":"))) for event in batch], gone
+
+
+# --- Stream slots: at most AGENT_MAX_STREAMS_PER_USER open streams per user ----
+
+
+def _slots_key(user_id: int) -> str:
+    return f"agent-streams:{user_id}"
+
+
+def _slots_ttl() -> int:
+    # Refreshed by every keep-alive; a count left by a killed process fades once the user's streams are idle.
+    return int(max(60.0, 4 * settings.AGENT_STREAM_KEEPALIVE))
+
+
+def streams_acquire(*, user_id: int) -> None:
+    """Take one of the user's stream slots (shared cache: across processes), or raise TooManyStreams."""
+    key = _slots_key(user_id)
+    cache.add(key, 0, _slots_ttl())
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, _slots_ttl())
+        count = 1
+    if count > settings.AGENT_MAX_STREAMS_PER_USER:
+        streams_release(user_id=user_id)
+        raise TooManyStreams(retry_after=int(settings.AGENT_STREAM_KEEPALIVE))
+    cache.touch(key, _slots_ttl())
+
+
+def streams_release(*, user_id: int) -> None:
+    """Give a stream slot back."""
+    try:
+        if cache.decr(_slots_key(user_id)) < 0:
+            cache.set(_slots_key(user_id), 0, _slots_ttl())
+    except ValueError:
+        pass  # the count expired: nothing to give back
+
+
+def streams_refresh(*, user_id: int) -> None:
+    cache.touch(_slots_key(user_id), _slots_ttl())
 
 
 # Reads in flight per event loop, by (run id, after seq). Streams of one run
@@ -168,7 +210,7 @@ def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, b
 _reads_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
 
-async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
+async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
     loop = asyncio.get_running_loop()
     in_flight = _reads_in_flight.setdefault(loop, {})
     key = (run_id, after_seq)
@@ -208,8 +250,8 @@ async def _release_request_thread() -> None:
             executor.shutdown(wait=False)
 
 
-async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> AsyncIterator[bytes]:
-    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``."""
+async def _event_stream(*, run_id: str, after_seq: int, finished: bool, user_id: int) -> AsyncIterator[bytes]:
+    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``; holds one stream slot."""
     loop = asyncio.get_running_loop()
     keepalive = settings.AGENT_STREAM_KEEPALIVE
     poll = min(STREAM_POLL_SECONDS, keepalive)
@@ -226,8 +268,8 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
                 batch, gone = [], False
             if batch:
                 frames = []
-                for seq, event_type, frame in batch:
-                    frames.append(frame)
+                for seq, event_type, data in batch:
+                    frames.append(_frame(seq, data))
                     after_seq = seq
                     if event_type == events.DONE:
                         finished = True
@@ -241,6 +283,7 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
             idle = loop.time() - last_write
             if idle >= keepalive:
                 yield KEEPALIVE_FRAME
+                streams_refresh(user_id=user_id)
                 last_write, idle = loop.time(), 0.0
             await bus.wait(run_id, after_seq, timeout=min(poll, keepalive - idle))
     except asyncio.CancelledError:
@@ -248,15 +291,19 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
         raise
     finally:
         _count_stream(-1)
+        streams_release(user_id=user_id)
 
 
-def _stream_response(*, run_id: str, after_seq: int, finished: bool = False) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        _event_stream(run_id=run_id, after_seq=after_seq, finished=finished), content_type="text/event-stream"
-    )
+def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    """Return an event-stream response of an async iterator of frames."""
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _stream_response(*, run_id: str, after_seq: int, user_id: int, finished: bool = False) -> StreamingHttpResponse:
+    return sse_response(_event_stream(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user_id))
 
 
 # --- Views -------------------------------------------------------------------
@@ -285,12 +332,20 @@ async def agent_stream(request: HttpRequest) -> HttpResponse:
         _method_check(request, "POST")
         user = await _authenticate(request)
         payload = _json_body(request)
-        run, _ = await _in_thread(
-            admission.run_accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
-        )
+        await _in_thread(streams_acquire, user_id=user.pk)
+        try:
+            run, _ = await _in_thread(
+                admission.run_accept,
+                user=user,
+                payload=payload,
+                idempotency_key=request.headers.get("Idempotency-Key"),
+            )
+        except BaseException:
+            streams_release(user_id=user.pk)
+            raise
     except DomainError as error:
         return error_response(error)
-    return _stream_response(run_id=str(run.pk), after_seq=0)
+    return _stream_response(run_id=str(run.pk), after_seq=0, user_id=user.pk)
 
 
 def _last_event_id(request: HttpRequest) -> tuple[int, str]:
@@ -333,6 +388,7 @@ async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
         user = await _authenticate(request)
         after_seq, source = _last_event_id(request)
         run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq, source=source)
+        await _in_thread(streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
-    return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished)
+    return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user.pk)

@@ -293,6 +293,7 @@ def test_a_stream_sees_a_run_executing_in_another_process_through_redis(asgi_liv
 
 def test_idle_streams_hold_no_thread(asgi_live_server, user, settings):
     settings.AGENT_STREAM_KEEPALIVE = 30
+    settings.AGENT_MAX_STREAMS_PER_USER = 100
     run = make_run(user)
     client = asgi_live_server.client(user)
     streams = 30

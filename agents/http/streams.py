@@ -156,10 +156,10 @@ def _frame(event_id: str | int, data_json: str) -> bytes:
 
 
 def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
-    """Return the next batch of the run's events after ``after_seq`` (seq, type, one-line JSON), and if it is gone."""
-    batch = selectors.run_events_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
+    """Return the run's next stored events after ``after_seq`` (seq, type, JSON text), and whether it is gone."""
+    batch = selectors.run_frames_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
     gone = not batch and selectors.run_control(run_id=run_id) is None
-    return [(event.seq, event.type, json.dumps(event.data, separators=(",", ":"))) for event in batch], gone
+    return batch, gone
 
 
 # --- Stream slots: at most AGENT_MAX_STREAMS_PER_USER open streams per user ----
@@ -211,6 +211,10 @@ _reads_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" =
 
 
 async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """Return the next frames: from memory when the bus holds them (live), else from the database (replay)."""
+    live = bus.frames_after(run_id, after_seq)
+    if live:
+        return live, False
     loop = asyncio.get_running_loop()
     in_flight = _reads_in_flight.setdefault(loop, {})
     key = (run_id, after_seq)

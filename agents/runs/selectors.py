@@ -31,6 +31,16 @@ def run_events_after(*, run_id: uuid.UUID | str, after_seq: int, limit: int = 50
     return list(RunEvent.objects.filter(run_id=run_id, seq__gt=after_seq).order_by("seq")[:limit])
 
 
+def run_frames_after(*, run_id: uuid.UUID | str, after_seq: int, limit: int = 500) -> list[tuple[int, str, str]]:
+    """Return up to ``limit`` stored events after ``after_seq`` as (seq, type, JSON text as stored), in order."""
+    rows = (
+        RunEvent.objects.filter(run_id=run_id, seq__gt=after_seq)
+        .order_by("seq")
+        .values_list("seq", "type", "frame")[:limit]
+    )
+    return list(rows)
+
+
 def memory_list(*, user: AbstractBaseUser, query: str | None = None, limit: int = 20) -> list[Memory]:
     """Return the user's memories, newest first, optionally those containing ``query``."""
     queryset = Memory.objects.filter(user=user)

@@ -305,3 +305,35 @@ def test_idle_streams_hold_no_thread(asgi_live_server, user, settings):
         wait_until(lambda: bus.get_bus().listener_count() >= streams, "every stream waits on the bus")
         grown = threading.active_count() - threads_before
     assert grown < streams / 3, f"{grown} threads for {streams} idle streams"
+
+
+def test_live_frames_come_from_memory_and_replays_send_the_stored_text(asgi_live_server, user, stub_model, monkeypatch):
+    from agents.runs import selectors as run_selectors
+
+    reads = []
+    original = run_selectors.run_frames_after
+
+    def counting(**kwargs):
+        reads.append(kwargs["after_seq"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(run_selectors, "run_frames_after", counting)
+    stub_model.queue(Text("one two three four five six seven eight", chunks=8, chunk_delay=0.08))
+    client = asgi_live_server.client(user)
+    with client.send("count") as stream:
+        live = stream.frames()
+    events = [frame.event for frame in live if frame.data is not None]
+    assert events[-1]["type"] == "done" and len(events) >= 6
+    assert len(reads) <= 2, f"a live stream read the database {len(reads)} times for {len(events)} events"
+    stored = list(RunEvent.objects.filter(run_id=events[0]["run_id"]).order_by("seq").values_list("frame", flat=True))
+    assert [frame.data for frame in live if frame.data is not None] == stored, "live frames are the stored text"
+    with client.join(events[0]["run_id"], last_event_id=0) as replay:
+        assert [frame.data for frame in replay.frames() if frame.data is not None] == stored
+    previous = bus.set_bus(bus.LocalBus())  # a process that never saw the run: it must read the database
+    try:
+        reads.clear()
+        with client.join(events[0]["run_id"], last_event_id=0) as replay:
+            replayed = [frame.data for frame in replay.frames() if frame.data is not None]
+    finally:
+        bus.set_bus(previous)
+    assert replayed == stored and reads == [0], "a replay from the database sends the stored text"

@@ -12,10 +12,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents.exceptions import RunNotFound
 from agents.http.serializers import RunDetailSerializer
-from agents.models import Execution, PlanStep
+from agents.models import Execution, PlanStep, Run
 from agents.runs import selectors, services
-from agents_platform.schema import error_responses
+from agents_platform.schema import CSRF_FAILED, DRF_NOT_AUTHENTICATED, error_responses
 
 RUN_ID = OpenApiParameter(
     "run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id (one of yours)."
@@ -30,7 +31,14 @@ CancelResponseSerializer = inline_serializer(
 )
 
 
-@extend_schema(tags=["agent"], parameters=[RUN_ID], responses={200: RunDetailSerializer, **error_responses(401, 404)})
+RUN_NOT_FOUND = ["run_not_found"]
+
+
+@extend_schema(
+    tags=["agent"],
+    parameters=[RUN_ID],
+    responses={200: RunDetailSerializer, **error_responses({401: DRF_NOT_AUTHENTICATED, 404: RUN_NOT_FOUND})},
+)
 class RunDetailApi(APIView):
     """Read one of your runs: status, route, usage, timings, plan with steps, executions."""
 
@@ -55,7 +63,10 @@ class RunDetailApi(APIView):
     tags=["agent"],
     parameters=[RUN_ID],
     request=None,
-    responses={202: CancelResponseSerializer, **error_responses(401, 403, 404)},
+    responses={
+        202: CancelResponseSerializer,
+        **error_responses({401: DRF_NOT_AUTHENTICATED, 403: CSRF_FAILED, 404: RUN_NOT_FOUND}),
+    },
     description="Ask the run to stop; idempotent. A finished run answers 202 with its final status. "
     "The run's stream ends with `done` `cancelled` once the agents have stopped.",
 )
@@ -64,5 +75,8 @@ class RunCancelApi(APIView):
 
     def post(self, request, run_id: str):
         run = selectors.run_get(user=request.user, run_id=run_id)
-        run = services.run_request_cancel(run=run)
+        try:
+            run = services.run_request_cancel(run=run)
+        except Run.DoesNotExist:  # deleted with its session since the read: as gone as an unknown id
+            raise RunNotFound() from None
         return Response({"run_id": str(run.pk), "status": run.status}, status=status.HTTP_202_ACCEPTED)

@@ -15,6 +15,7 @@ from typing import Any
 
 import jsonschema
 import schemathesis
+from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -62,9 +63,10 @@ def sse_events_conform(ctx, response, case) -> None:
     previous = None
     for frame_id, data in _frames(response):
         event = json.loads(data)
-        errors = sorted(validator.iter_errors(event), key=lambda error: list(error.path))
-        if errors:
-            raise AssertionError(f"Event {data[:300]} violates RunEvent: {errors[0].message[:500]}")
+        error = best_match(validator.iter_errors(event))
+        if error is not None:
+            where = "/".join(str(part) for part in error.absolute_path)
+            raise AssertionError(f"Event {data[:300]} violates RunEvent at /{where}: {error.message[:300]}")
         if frame_id != str(event["seq"]):
             raise AssertionError(f"Frame id {frame_id!r} is not the event's seq {event['seq']}")
         if previous is not None and event["seq"] != previous + 1:

@@ -52,15 +52,22 @@ def _seed_history(server, user) -> str:
     return events[-1]["run_id"]
 
 
-def _config(tmp_path: Path, run_ids: list[str]) -> Path:
-    """Return schemathesis.toml plus real run ids, drawn for half the run_id paths (the rest are generated).
+def _config(tmp_path: Path, users, run_ids: list[str]) -> Path:
+    """Return schemathesis.toml plus this run's identities and run ids.
 
-    Random UUIDs only ever reach the 404 of the run endpoints; the seeded runs
-    (one per user: each user's is another's 404) reach the run, its stream and its cancel.
+    Identities: the first user sends every request; both are peers, so the
+    ownership check replays the first user's reads as the second (who must get
+    404). Run ids: random UUIDs only ever reach the 404 of the run endpoints, so
+    half the ``run_id`` paths are drawn from the seeded runs (one per user).
     """
+    auth_file = tmp_path / "auth.json"
+    auth_file.write_text(json.dumps(_identities(users)))
+    names = [user.username for user in users]
     config = tmp_path / "schemathesis.toml"
     config.write_text(
         CONFIG.read_text()
+        + f"\n[auth.wfc]\npath = {json.dumps(str(auth_file))}\nuser = {json.dumps(names[0])}\n"
+        + f"peers = {json.dumps(names)}\n"
         + f"\n[dictionaries.run-ids]\nvalues = {json.dumps(run_ids)}\n"
         + '\n[parameters]\n"path.run_id" = { dictionary = "run-ids", probability = 0.5 }\n'
     )
@@ -85,21 +92,17 @@ def test_schemathesis_finds_nothing(asgi_live_server, user, other_user, settings
     # Hundreds of 4xx by design: keep the log (shown when the test fails) to the errors.
     caplog.set_level(logging.ERROR, logger="django.request")
     run_ids = [_seed_history(asgi_live_server, owner) for owner in (user, other_user)]
-    auth_file = tmp_path / "auth.json"
-    auth_file.write_text(json.dumps(_identities([user, other_user])))
     command = [
         sys.executable,
         "-m",
         "schemathesis.cli",
         "--config-file",
-        str(_config(tmp_path, run_ids)),
+        str(_config(tmp_path, [user, other_user], run_ids)),
         "--no-color",
         "run",
         f"{asgi_live_server.url}/api/schema/",
         "--checks",
         "all",
-        "--auth-wfc",
-        str(auth_file),
         "--max-examples",
         str(MAX_EXAMPLES),
         "--seed",

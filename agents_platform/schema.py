@@ -1,4 +1,8 @@
-"""OpenAPI extras: the error shape, and the streaming endpoints spectacular cannot see.
+"""OpenAPI extras: the error shape, the limits as patterns, and the streaming endpoints spectacular cannot see.
+
+Every error response names the codes it can carry (``error_responses``), and
+every limit the server enforces is in the schema, so a client (or Schemathesis,
+tests/platform/test_schemathesis.py) can trust both.
 
 drf-spectacular describes DRF views by itself. The two SSE endpoints are plain
 async Django views (STYLE.md: DRF views are sync), so ``add_streaming_endpoints``
@@ -299,7 +303,6 @@ STREAM_EXAMPLE = (
     'id: 2\ndata: {"type":"analysis","run_id":"…","session_id":"…","seq":2,"ts":"…","strategy":"simple",…}\n\n'
     ": keep-alive\n\n"
 )
-RUN_EVENT_REF = SCHEMA_REF.format("RunEvent")
 # The body as text: event frames and comment frames, each ending with a blank line.
 STREAM_PATTERN = r"^(?:(?:id: [1-9][0-9]*\ndata: [^\n]*|:[^\n]*)\n\n)*$"
 SEQ_PATTERN = r"^[1-9][0-9]*$"

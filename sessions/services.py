@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents_platform.errors import InvalidInput
+from agents_platform.errors import InvalidInput, NotFound
 
 from .models import ChatSession, Message
 
@@ -35,12 +35,18 @@ def session_create(
 
 
 def session_rename(*, session: ChatSession, title: str) -> ChatSession:
-    """Retitle a session; the title is trimmed and must not be empty."""
+    """Retitle a session; the title is trimmed and must not be empty.
+
+    Raises NotFound when the session was deleted since it was read (a rename
+    racing a delete), where ``save(update_fields=...)`` raised a DatabaseError.
+    """
     cleaned = _clean_title(title)
     if not cleaned:
         raise InvalidInput("The title must not be empty.", code="invalid_title", fields={"title": ["Required."]})
-    session.title = cleaned
-    session.save(update_fields=["title", "updated_at"])
+    updated_at = timezone.now()
+    if not ChatSession.objects.filter(pk=session.pk).update(title=cleaned, updated_at=updated_at):
+        raise NotFound("Session not found.", code="session_not_found")
+    session.title, session.updated_at = cleaned, updated_at
     return session
 
 

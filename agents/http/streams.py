@@ -62,7 +62,8 @@ STREAM_POLL_SECONDS = 2.0
 EVENT_BATCH = 500
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-LAST_EVENT_ID = re.compile(r"\d{1,10}")
+# ASCII digits only (`\d` also takes other scripts' digits, which int() reads), at most 10 (the schema's maximum).
+LAST_EVENT_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _give_back_connections() -> None:
@@ -360,11 +361,12 @@ def _last_event_id(request: HttpRequest) -> tuple[int, str]:
     ):
         if value is None:
             continue
-        if not LAST_EVENT_ID.fullmatch(value.strip()):
+        # Not stripped: the HTTP server already took the blanks around a header, and a query value is exact.
+        if not LAST_EVENT_ID.fullmatch(value):
             raise InvalidInput(
-                f"{name} must be a non-negative integer.",
+                f"{name} must be a non-negative integer of at most 10 digits.",
                 code="invalid_last_event_id",
-                fields={name: ["Must be a non-negative integer."]},
+                fields={name: ["Must be a non-negative integer of at most 10 digits."]},
             )
         return int(value), name
     return 0, "Last-Event-ID"

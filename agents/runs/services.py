@@ -19,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import events
-from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
+from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
@@ -390,9 +390,15 @@ def run_finish(
 
 
 def run_cancel(*, run: Run) -> Run:
-    """Ask a run to stop; idempotent. Its owner sees the flag at the next check."""
+    """Ask a run to stop; idempotent. Its owner sees the flag at the next check.
+
+    Raises RunNotFound when the run was deleted (with its session) since it was read.
+    """
     Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
-    run.refresh_from_db()
+    try:
+        run.refresh_from_db()
+    except Run.DoesNotExist:
+        raise RunNotFound() from None
     return run
 
 

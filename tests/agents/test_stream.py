@@ -201,6 +201,22 @@ def test_bad_last_event_id_answers_400(asgi_live_server, user, value):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_last_event_id"
 
 
+@pytest.mark.parametrize("value", ["\u0663", " 3", "3 ", "+3", "1_0", "03 "])
+def test_last_event_id_in_the_query_is_ascii_digits_only(asgi_live_server, user, value):
+    """`\\d` and int() take other scripts' digits, blanks, signs and underscores; the schema's integer does not."""
+    run = make_run(user)
+    for _ in range(3):
+        events.emit(run, events.SESSION, session={})
+    client = asgi_live_server.client(user)
+
+    response = client.get(f"/api/agent/runs/{run.pk}/stream", params={"last_event_id": value})
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_last_event_id"
+    with client.stream("GET", f"/api/agent/runs/{run.pk}/stream?last_event_id=0000000002") as stream:
+        assert stream.status_code == 200
+        assert [event["seq"] for event in stream.events(limit=1)] == [3]
+
+
 def test_last_event_id_beyond_the_run_answers_400(asgi_live_server, user):
     run = make_run(user)
     events.emit(run, events.SESSION, session={})

@@ -10,6 +10,7 @@ from django.utils import timezone
 from agents_platform.errors import InvalidInput, NotFound
 
 from .models import ChatSession, Message
+from .signals import session_deleting
 
 TITLE_MAX_CHARS = 200
 
@@ -51,8 +52,15 @@ def session_rename(*, session: ChatSession, title: str) -> ChatSession:
 
 
 def session_delete(*, session: ChatSession) -> None:
-    """Delete a session and everything that hangs on it (messages, runs, plans, events)."""
+    """Delete a session and everything that hangs on it (messages, runs, plans, events).
+
+    ``session_deleting`` goes first, in the same transaction: the engine locks
+    the session's runs there, so an agent still working cannot insert a row
+    under a run while the cascade collects and deletes (on PostgreSQL that
+    insert would fail the whole delete at commit).
+    """
     with transaction.atomic():
+        session_deleting.send(sender=ChatSession, session=session)
         session.delete()
 
 

@@ -419,6 +419,17 @@ def worker_unregister(*, name: str) -> None:
     WorkerProcess.objects.filter(Q(pk=name) | Q(beat_at__lt=timezone.now() - timedelta(hours=1))).delete()
 
 
+def runs_lock_for_deletion(*, session: ChatSession) -> None:
+    """Lock the session's runs for a deleting transaction and ask the active ones to stop.
+
+    An insert that references a locked run (an agent, its messages, an
+    execution, an event) waits for the delete, then finds the run gone; the
+    run's agents stop at their next check.
+    """
+    list(Run.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
+    Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+
+
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:
     """Create a planner (read-write) or an executor (always read-only) for a run."""
     permission = Agent.Permission.READ_ONLY if role == Agent.Role.EXECUTOR else Agent.Permission.READ_WRITE

@@ -34,20 +34,13 @@ CACHE_DB, BROKER_DB = 10, 11
 
 
 def setup_django() -> None:
-    workdir = tempfile.mkdtemp(prefix="agents-bench-durability-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ.pop("REDIS_URL", None)
-    os.environ["LOG_LEVEL"] = "ERROR"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "agents_platform.settings"
-    import django
-    from django.core.management import call_command
+    from bench.run import setup_django as setup
 
-    django.setup()
-    call_command("migrate", verbosity=0)
-    # The processes read the same file by DATABASE_URL; tests.support reads NAME from the settings.
+    path = setup("agents-bench-durability-")
+    # The child processes read the same file by DATABASE_URL; tests.support reads NAME from the settings.
     from django.conf import settings
 
-    settings.DATABASES["default"]["NAME"] = f"{workdir}/bench.sqlite3"
+    settings.DATABASES["default"]["NAME"] = path
 
 
 def main() -> None:

@@ -28,7 +28,6 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from agents import events
 from agents.events import bus
 from agents.http import streams
 from agents.runs import selectors
@@ -113,15 +112,8 @@ async def _feed(
                 else:
                     batch, gone = await streams._next_batch(str(current.pk), after_seq)
                     if batch:
-                        frames = []
-                        finished = False
-                        for seq, event_type, data in batch:
-                            frames.append(streams._frame(f"{current.pk}:{seq}", data))
-                            after_seq = seq
-                            if event_type == events.DONE:
-                                finished = True
-                                break
-                        yield b"".join(frames)
+                        chunk, after_seq, finished = streams.encode_batch(batch, f"{current.pk}:{{}}".format)
+                        yield chunk
                         last_write = loop.time()
                         if finished:
                             previous, current = current, None

@@ -156,6 +156,21 @@ def _frame(event_id: str | int, data_json: str) -> bytes:
     return f"id: {event_id}\ndata: {data_json}\n\n".encode()
 
 
+def encode_batch(batch: list[tuple[int, str, str]], event_id) -> tuple[bytes, int, bool]:
+    """Return a batch's frames up to and including `done`, the last seq sent, and whether `done` was in it.
+
+    ``event_id(seq)`` is the frame id (a run stream's seq; a session feed's ``<run_id>:<seq>``).
+    """
+    frames, last_seq, finished = [], 0, False
+    for seq, event_type, data in batch:
+        frames.append(_frame(event_id(seq), data))
+        last_seq = seq
+        if event_type == events.DONE:
+            finished = True
+            break
+    return b"".join(frames), last_seq, finished
+
+
 def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
     """Return the run's next stored events after ``after_seq`` (seq, type, JSON text), and whether it is gone."""
     batch = selectors.run_frames_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
@@ -272,14 +287,8 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool, user_id:
                 logger.warning("Stream of run %s: reading events failed", run_id, exc_info=True)
                 batch, gone = [], False
             if batch:
-                frames = []
-                for seq, event_type, data in batch:
-                    frames.append(_frame(seq, data))
-                    after_seq = seq
-                    if event_type == events.DONE:
-                        finished = True
-                        break
-                yield b"".join(frames)
+                chunk, after_seq, finished = encode_batch(batch, int)
+                yield chunk
                 last_write = loop.time()
                 if finished or len(batch) == EVENT_BATCH:
                     continue  # done, or more stored events to replay before waiting

@@ -1,16 +1,17 @@
 """Writes to chat sessions and messages, shared by views, admin and the engine."""
 
+import time
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from agents_platform.errors import InvalidInput, NotFound
 
 from .models import ChatSession, Message
-from .signals import session_deleting
+from .signals import session_delete_locking, session_deleting
 
 TITLE_MAX_CHARS = 200
 
@@ -51,17 +52,30 @@ def session_rename(*, session: ChatSession, title: str) -> ChatSession:
     return session
 
 
+DELETE_TRIES = 3
+
+
 def session_delete(*, session: ChatSession) -> None:
     """Delete a session and everything that hangs on it (messages, runs, plans, events).
 
-    ``session_deleting`` goes first, in the same transaction: the engine locks
-    the session's runs there, so an agent still working cannot insert a row
-    under a run while the cascade collects and deletes (on PostgreSQL that
-    insert would fail the whole delete at commit).
+    Other apps may still be writing under the session (a run's agents). First
+    ``session_deleting`` lets them stop (the engine cancels the session's runs
+    and waits briefly); then, in the deleting transaction,
+    ``session_delete_locking`` lets them lock what their inserts reference. A
+    writer that still raced the cascade (PostgreSQL reports a deadlock or a
+    foreign-key conflict) makes the delete try again, up to DELETE_TRIES times.
     """
-    with transaction.atomic():
-        session_deleting.send(sender=ChatSession, session=session)
-        session.delete()
+    session_deleting.send(sender=ChatSession, session=session)
+    for attempt in range(1, DELETE_TRIES + 1):
+        try:
+            with transaction.atomic():
+                session_delete_locking.send(sender=ChatSession, session=session)
+                session.delete()
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == DELETE_TRIES:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def message_create(

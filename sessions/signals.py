@@ -2,6 +2,9 @@
 
 from django.dispatch import Signal
 
-# Sent inside the deleting transaction, before the cascade is collected, with ``session``.
-# A receiver can lock or stop what would otherwise insert rows under the session meanwhile.
+# Sent before a session is deleted, outside any transaction, with ``session``: a receiver
+# stops what would otherwise keep inserting rows under the session (and may wait for it).
 session_deleting = Signal()
+# Sent inside the deleting transaction, before the cascade is collected, with ``session``:
+# a receiver locks what concurrent writers would insert under.
+session_delete_locking = Signal()

@@ -6,6 +6,7 @@ locks in one step, then changes state; events go out through ``emit()``.
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -419,15 +420,20 @@ def worker_unregister(*, name: str) -> None:
     WorkerProcess.objects.filter(Q(pk=name) | Q(beat_at__lt=timezone.now() - timedelta(hours=1))).delete()
 
 
-def runs_lock_for_deletion(*, session: ChatSession) -> None:
-    """Lock the session's runs for a deleting transaction and ask the active ones to stop.
+STOP_FOR_DELETION_SECONDS = 3.0
 
-    An insert that references a locked run (an agent, its messages, an
-    execution, an event) waits for the delete, then finds the run gone; the
-    run's agents stop at their next check.
-    """
-    list(Run.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
+
+def runs_stop_for_deletion(*, session: ChatSession) -> None:
+    """Ask the session's active runs to stop, and wait a moment for the running ones to do so."""
     Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    deadline = time.monotonic() + STOP_FOR_DELETION_SECONDS
+    while Run.objects.filter(session=session, status=Run.Status.RUNNING).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def runs_lock_for_deletion(*, session: ChatSession) -> None:
+    """Lock the session's runs in a deleting transaction: an insert referencing one waits, then finds it gone."""
+    list(Run.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
 
 
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:

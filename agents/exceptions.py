@@ -7,6 +7,7 @@ __all__ = [
     "ActiveRunExists",
     "BudgetExceeded",
     "Conflict",
+    "CostBudgetExceeded",
     "DomainError",
     "IdempotencyMismatch",
     "InvalidInput",
@@ -44,6 +45,11 @@ class RateLimited(TooManyRequests):
 class BudgetExceeded(TooManyRequests):
     code = "token_budget_exceeded"
     message = "Token budget for this minute is used up; try again later."
+
+
+class CostBudgetExceeded(TooManyRequests):
+    code = "cost_budget_exceeded"
+    message = "Your daily budget (AGENT_COST_BUDGET_DAILY) is used up; it opens again at midnight UTC."
 
 
 class RunCancelled(Exception):

@@ -6,6 +6,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from agents.http.history import SessionRunListApi
+from agents.http.observability import MetricsApi, StatsApi
+from agents.http.usage import UsageApi
 from sessions.views import chat
 
 from . import views
@@ -25,6 +27,9 @@ urlpatterns = [
     # A str id (not uuid) so a malformed id gets the JSON 404, as on every other session route.
     path("api/sessions/<str:session_id>/runs/", SessionRunListApi.as_view(), name="session-runs"),
     path("api/sessions/", include("sessions.urls")),
+    path("api/usage/", UsageApi.as_view(), name="usage"),
+    path("api/stats/", StatsApi.as_view(), name="stats"),
+    path("metrics", MetricsApi.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("", chat, name="chat"),

@@ -28,6 +28,7 @@ EXECUTOR_RESULT = "executor_result"
 STEP_COMPLETE = "step_complete"
 RETRY = "retry"
 RESUMED = "resumed"
+BUDGET_WARNING = "budget_warning"
 ERROR = "error"
 DONE = "done"
 
@@ -45,6 +46,7 @@ TYPES = frozenset(
         STEP_COMPLETE,
         RETRY,
         RESUMED,
+        BUDGET_WARNING,
         ERROR,
         DONE,
     }

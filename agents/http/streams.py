@@ -43,6 +43,7 @@ from agents.events import bus
 from agents.models import Run, RunEvent
 from agents.runs import selectors
 from agents.runtime import admission, worker
+from agents.telemetry import metrics
 from agents_platform.errors import (
     DomainError,
     InvalidInput,
@@ -147,6 +148,7 @@ def _count_stream(delta: int) -> None:
     global _open_streams
     with _streams_lock:
         _open_streams += delta
+    metrics.streams_changed(delta)
 
 
 def _frame(seq: int, data: dict[str, Any]) -> bytes:

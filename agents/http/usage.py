@@ -45,7 +45,7 @@ class UsageBudgetSerializer(serializers.Serializer):
     run_max_tokens = serializers.IntegerField(help_text="AGENT_RUN_MAX_TOKENS.")
 
 
-class UsageSerializer(serializers.Serializer):
+class UserUsageSerializer(serializers.Serializer):
     today = UsageDaySerializer()
     month = UsageTotalsSerializer(help_text="This UTC calendar month so far.")
     budget = UsageBudgetSerializer()
@@ -59,7 +59,7 @@ class UsageSerializer(serializers.Serializer):
             "days", OpenApiTypes.INT, OpenApiParameter.QUERY, description=f"Days of rows (1..{MAX_DAYS}, default 30)."
         )
     ],
-    responses={200: UsageSerializer, **error_responses(400, 401)},
+    responses={200: UserUsageSerializer, **error_responses(400, 401)},
 )
 class UsageApi(APIView):
     """Your usage: tokens and dollars today and this month, your daily budget and what is left, per-day rows."""
@@ -87,7 +87,7 @@ class UsageApi(APIView):
             },
             "days": rows,
         }
-        return Response(UsageSerializer(body).data)
+        return Response(UserUsageSerializer(body).data)
 
 
 def _days(raw: str | None) -> int:

@@ -221,6 +221,9 @@ class Conversation:
         # The run's token and dollar limits, checked (and the call's estimate reserved) before the call is made.
         estimate = llm.estimate_usage(messages=self.messages, tools=tools or None, content="", tool_calls=[])
         hold = costs.call_reserve(run=self.run, model=self.agent.model, prompt_tokens=estimate.prompt_tokens)
+        tracing.open_agent(
+            run_id=str(self.run.pk), agent_id=str(self.agent.pk), role=self.agent_kind, model=self.agent.model
+        )
         give_back_connection()  # not held while the model thinks
         started = time.monotonic()
         try:

@@ -7,6 +7,8 @@ set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory shared by all of them
 before they start: every process then writes its values to memory-mapped
 files there, and ``GET /metrics`` (any web process) adds them up with
 ``prometheus_client.multiprocess.MultiProcessCollector`` (see the README).
+Counters of processes that exited keep counting (they are totals); the open
+streams gauge is a live sum, from which a process removes itself at exit.
 What the database knows (runs by status, queued runs, live workers,
 approvals waiting) is read from it at scrape time, so it is the same from
 every process and every machine.
@@ -15,11 +17,23 @@ Labels are bounded: models are the configured names (not what a server
 says it served), tools are registered names (``unknown`` otherwise).
 """
 
+import atexit
 import os
 
 from prometheus_client import Counter, Gauge, Histogram
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def _forget_this_process() -> None:
+    """Drop this process's live gauges (open streams) from the shared directory as it exits."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(os.getpid())
+
+
+if MULTIPROCESS:
+    atexit.register(_forget_this_process)
 
 RUNS = Counter("agents_runs", "Runs that ended, by route and final status.", ["route", "status"])
 RUN_DURATION = Histogram(

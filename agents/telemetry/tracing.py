@@ -233,6 +233,12 @@ def _agent_span(run_id: str, *, agent_id: str, role: str, model: str):
         return span
 
 
+def open_agent(*, run_id: str, agent_id: str, role: str, model: str) -> None:
+    """Open an agent's span if it is not open yet (at its first model call), so it starts before its calls."""
+    if enabled():
+        _agent_span(run_id, agent_id=agent_id, role=role, model=model)
+
+
 def end_agent(*, run_id: str, agent_id: str, status: str = "", duration_ms: int | None = None) -> None:
     """Close an agent's span (an executor that finished its step)."""
     with _lock:

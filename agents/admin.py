@@ -328,6 +328,15 @@ class RunAdmin(HistoryAdmin):
         duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
         return super().get_queryset(request).annotate(run_duration=duration)
 
+    # One more page: what each user spent (agents/admin_costs.py).
+    def get_urls(self):
+        from django.urls import path
+
+        from .admin_costs import cost_summary_view
+
+        view = self.admin_site.admin_view(lambda request: cost_summary_view(self, request))
+        return [path("costs/", view, name="agents_run_costs"), *super().get_urls()]
+
     @admin.display(description="Run", ordering="id")
     def short_id(self, run: Run) -> str:
         return str(run.pk)[:8]

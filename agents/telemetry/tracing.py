@@ -26,7 +26,9 @@ The provider is this module's own (not the global one), so tests can install
 an in-memory exporter (``use_exporter``) and other libraries' tracing is left alone.
 """
 
+import atexit
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -75,11 +77,10 @@ def _configure() -> None:
         provider = TracerProvider(resource=Resource.create({"service.name": _service_name()}))
         provider.add_span_processor(BatchSpanProcessor(exporter))
         _provider, _tracer = provider, provider.get_tracer(TRACER_NAME)
+        atexit.register(provider.shutdown)  # export what is still queued when the process ends
 
 
 def _service_name() -> str:
-    import os
-
     return os.environ.get("OTEL_SERVICE_NAME") or "agents-platform"
 
 

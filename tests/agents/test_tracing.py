@@ -139,3 +139,52 @@ def test_tracing_is_off_without_an_exporter(user, stub_model):
     stub_model.queue(Text("Hi."))
     run = run_message(user, "hi")
     assert run.status == Run.Status.COMPLETED and run.trace_id == ""
+
+
+def test_spans_reach_an_otlp_collector_named_by_the_standard_variables(settings, monkeypatch, user, stub_model):
+    """A stand-in collector on 127.0.0.1 receives the run's spans over OTLP/HTTP (protobuf)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[tuple[str, bytes]] = []
+
+    class Collector(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.path, self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.setenv("OTEL_SERVICE_NAME", "agents-under-test")
+        settings.OTEL_ENABLED, settings.OTEL_TRACES_EXPORTER = True, None
+        tracing.reset()
+        stub_model.queue(Text("Hi.", usage=(5, 1)))
+        run = run_message(user, "hi")
+        tracing.reset()  # shuts the provider down: the batch is flushed
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+    assert received and {path for path, _ in received} == {"/v1/traces"}
+    names, services_seen, trace_ids = set(), set(), set()
+    for _, body in received:
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            services_seen |= {
+                a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"
+            }
+            for scope in resource_spans.scope_spans:
+                names |= {span.name for span in scope.spans}
+                trace_ids |= {span.trace_id.hex() for span in scope.spans}
+    assert names == {"invoke_workflow agents.run", "invoke_agent planner", "chat gpt-4o-mini"}
+    assert services_seen == {"agents-under-test"} and trace_ids == {run.trace_id}

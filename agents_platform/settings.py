@@ -344,6 +344,15 @@ AGENT_RUN_MAX_TOKENS = env_int("AGENT_RUN_MAX_TOKENS", 200_000, minimum=1)
 
 # Bearer token of GET /metrics; unset: staff only.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
+# prometheus-client reads this itself (agents/telemetry/metrics.py): every process of a machine writes its
+# metrics there and /metrics adds them up. It must exist before any process starts.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not (
+    os.path.isdir(PROMETHEUS_MULTIPROC_DIR) and os.access(PROMETHEUS_MULTIPROC_DIR, os.W_OK)
+):
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an existing writable directory, got {PROMETHEUS_MULTIPROC_DIR!r}"
+    )
 # Traces are exported when the standard OpenTelemetry variables name an exporter
 # (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/);
 # the SDK reads the rest (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...) itself.

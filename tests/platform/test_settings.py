@@ -60,6 +60,7 @@ def start_with(**env):
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "sometimes"),
+        ("PROMETHEUS_MULTIPROC_DIR", "/nonexistent/metrics-dir"),
     ],
 )
 def test_bad_value_fails_at_start_naming_the_variable(name, value):

@@ -309,7 +309,10 @@ def run_add_usage(
     cost_usd: Decimal = Decimal(0),
     cost_known: bool = True,
 ) -> None:
-    """Add one LLM call's usage and cost to the run and its session, atomically (executors add in parallel)."""
+    """Add one LLM call's usage and cost to the run, atomically (executors add in parallel).
+
+    The session gets the run's cost once, when the run finishes (``run_finish``).
+    """
     costs: dict[str, Any] = {"cost_usd": F("cost_usd") + cost_usd} if cost_usd else {}
     if not cost_known:
         costs["cost_known"] = False
@@ -320,7 +323,6 @@ def run_add_usage(
         llm_calls=F("llm_calls") + llm_calls,
         **costs,
     )
-    session_services.session_add_cost(session_id=run.session_id, cost_usd=cost_usd)
 
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "cost_usd", "cost_known")
@@ -370,6 +372,8 @@ def run_finish(
         locked = active.select_for_update().only(*USAGE_FIELDS, "started_at").first()
         if locked is None:
             return False
+        # Once per run, in the transaction that ends it: the session's cost is the sum of its runs'.
+        session_services.session_add_cost(session_id=run.session_id, cost_usd=locked.cost_usd)
         if answer.strip() and assistant_message is None:
             assistant_message = session_services.message_create(
                 session=run.session,

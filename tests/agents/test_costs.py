@@ -229,6 +229,7 @@ def test_a_run_stops_before_the_call_that_would_pass_the_daily_budget_with_a_war
     assert events[kinds.index("error")]["code"] == "cost_budget_exceeded" and kinds[-1] == "done"
     assert events[-1]["status"] == "failed"
     assert run.cost_usd == Decimal("0.99")
+    assert ChatSession.objects.get(pk=run.session_id).cost_usd == Decimal("0.99"), "a run without answer counts too"
     assert costs.user_spent_today(user_id=user.pk) == Decimal("0.99"), "nothing stays reserved"
 
 

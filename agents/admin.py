@@ -237,7 +237,16 @@ class AgentInline(AgentStatsMixin, HistoryInline):
 class ExecutionInline(HistoryInline):
     model = Execution
     fk_name = "run"
-    fields = readonly_fields = ("agent", "step", "status", "total_tokens", "llm_calls", "duration", "result")
+    fields = readonly_fields = (
+        "agent",
+        "step",
+        "status",
+        "total_tokens",
+        "llm_calls",
+        "cost_usd",
+        "duration",
+        "result",
+    )
 
     # The agent and step of each row are shown; load them with the rows, not one query per row.
     def get_queryset(self, request: HttpRequest) -> QuerySet[Execution]:
@@ -281,18 +290,32 @@ class RunAdmin(HistoryAdmin):
         "route",
         "total_tokens",
         "llm_calls",
+        "cost_usd",
         "duration",
         "created_at",
     )
-    list_filter = ("status", "route", "user", "created_at")
+    list_filter = ("status", "route", "cost_known", "user", "created_at")
     list_select_related = ("user", "session")
     search_fields = ("user_message__content", "route_reason", "id", "user__username", "error_message")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     fieldsets = (
         (None, {"fields": ("id", "user", "session", "status", "route", "route_reason", "question", "answer")}),
-        ("Usage", {"fields": ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "duration")}),
-        ("Timings", {"fields": ("created_at", "started_at", "finished_at")}),
+        (
+            "Usage",
+            {
+                "fields": (
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "total_tokens",
+                    "llm_calls",
+                    "cost_usd",
+                    "cost_known",
+                    "duration",
+                )
+            },
+        ),
+        ("Timings", {"fields": ("created_at", "started_at", "finished_at", "trace_id")}),
         ("Ownership", {"fields": ("owner", "lease_until", "attempt", "resume_reason")}),
         ("Error", {"fields": ("error_code", "error_message", "error_detail", "cancel_requested")}),
         ("Plan", {"fields": ("plan_objective", "plan_graph", "plan_steps")}),
@@ -304,6 +327,15 @@ class RunAdmin(HistoryAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
         duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
         return super().get_queryset(request).annotate(run_duration=duration)
+
+    # One more page: what each user spent (agents/admin_costs.py).
+    def get_urls(self):
+        from django.urls import path
+
+        from .admin_costs import cost_summary_view
+
+        view = self.admin_site.admin_view(lambda request: cost_summary_view(self, request))
+        return [path("costs/", view, name="agents_run_costs"), *super().get_urls()]
 
     @admin.display(description="Run", ordering="id")
     def short_id(self, run: Run) -> str:
@@ -357,6 +389,8 @@ class AgentMessageInline(HistoryInline):
         "tool_name",
         "prompt_tokens",
         "completion_tokens",
+        "cached_tokens",
+        "cost_usd",
         "latency_ms",
         "model",
         "finish_reason",
@@ -477,8 +511,19 @@ class PlanAdmin(HistoryAdmin):
 
 @admin.register(Execution)
 class ExecutionAdmin(HistoryAdmin):
-    list_display = ("short_id", "run", "step", "agent", "status", "total_tokens", "llm_calls", "duration", "started_at")
-    list_filter = ("status",)
+    list_display = (
+        "short_id",
+        "run",
+        "step",
+        "agent",
+        "status",
+        "total_tokens",
+        "llm_calls",
+        "cost_usd",
+        "duration",
+        "started_at",
+    )
+    list_filter = ("status", "cost_known")
     list_select_related = ("run", "step", "agent")
     search_fields = ("task", "result", "step__title", "step__key", "run__id")
     ordering = ("-started_at",)
@@ -495,6 +540,8 @@ class ExecutionAdmin(HistoryAdmin):
         "completion_tokens",
         "total_tokens",
         "llm_calls",
+        "cost_usd",
+        "cost_known",
         "started_at",
         "finished_at",
         "duration",

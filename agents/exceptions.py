@@ -7,6 +7,7 @@ __all__ = [
     "ActiveRunExists",
     "BudgetExceeded",
     "Conflict",
+    "CostBudgetExceeded",
     "DomainError",
     "IdempotencyMismatch",
     "InvalidInput",
@@ -50,6 +51,11 @@ class BudgetExceeded(TooManyRequests):
 class TooManyStreams(TooManyRequests):
     code = "too_many_streams"
     message = "Too many event streams open; close one and try again."
+
+
+class CostBudgetExceeded(TooManyRequests):
+    code = "cost_budget_exceeded"
+    message = "Your daily budget (AGENT_COST_BUDGET_DAILY) is used up; it opens again at midnight UTC."
 
 
 class RunCancelled(Exception):

@@ -7,6 +7,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 
+# US dollars, to a ten-billionth (agents.llm.prices.COST_PLACES): a call of a few tokens still costs something.
+COST_DIGITS, COST_PLACES = 20, 10
+
+
+def cost_field(help_text: str) -> models.DecimalField:
+    return models.DecimalField(max_digits=COST_DIGITS, decimal_places=COST_PLACES, default=0, help_text=help_text)
+
+
+def cost_known_field() -> models.BooleanField:
+    return models.BooleanField(
+        default=True, help_text="False when a call's model has no known price (it was counted as 0)."
+    )
+
 
 class Run(models.Model):
     """One user message being answered, from queued to done."""
@@ -77,6 +90,11 @@ class Run(models.Model):
     total_tokens = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
     reserved_tokens = models.PositiveIntegerField(default=0, help_text="Tokens reserved from the user's budget.")
+    cost_usd = cost_field("US dollars of all the run's LLM calls.")
+    cost_known = cost_known_field()
+    trace_id = models.CharField(
+        max_length=32, blank=True, default="", help_text="OpenTelemetry trace id (32 hex digits) when traced."
+    )
     error_code = models.CharField(max_length=64, blank=True, default="")
     error_message = models.TextField(blank=True, default="", help_text="What the user is told.")
     error_detail = models.TextField(
@@ -260,6 +278,8 @@ class Execution(models.Model):
     completion_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
     llm_calls = models.PositiveIntegerField(default=0)
+    cost_usd = cost_field("US dollars of the executor's LLM calls.")
+    cost_known = cost_known_field()
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -312,6 +332,11 @@ class AgentMessage(models.Model):
     model = models.CharField(max_length=200, blank=True, default="")
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(
+        default=0, help_text="Of the prompt tokens, those the provider served from its prompt cache."
+    )
+    cost_usd = cost_field("US dollars of this LLM call, from its usage and the model's price.")
+    cost_known = cost_known_field()
     latency_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Wall time of the LLM call.")
     finish_reason = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)

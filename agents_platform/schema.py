@@ -74,7 +74,9 @@ ERROR_DESCRIPTIONS = {
     409: "The session already has an active run; `error.run_id` is it.",
     415: "The body is not JSON (`Content-Type` other than `application/json`).",
     422: "The Idempotency-Key was already used with another body.",
-    429: "Over the request rate, the token budget or the open-stream cap; wait `Retry-After` seconds.",
+    429: "Over the request rate (`rate_limited`), the token budget (`token_budget_exceeded`), the daily dollar "
+    "budget (`cost_budget_exceeded`, Retry-After to midnight UTC) or the open-stream cap (`too_many_streams`); "
+    "wait `Retry-After` seconds.",
     503: "The database or the cache cannot serve right now; try again after `Retry-After` seconds.",
 }
 # The codes every authenticated endpoint may answer with.
@@ -120,6 +122,11 @@ USAGE = {
         "completion_tokens": {"type": "integer"},
         "total_tokens": {"type": "integer"},
         "llm_calls": {"type": "integer"},
+        "cost_usd": {"type": "number", "description": "US dollars of the LLM calls."},
+        "cost_known": {
+            "type": "boolean",
+            "description": "False when some call's model had no known price (counted as 0).",
+        },
     },
 }
 ANY_VALUE: dict[str, Any] = {"description": "Any JSON value."}
@@ -245,6 +252,17 @@ EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
             "status": _enum("completed", "failed", "cancelled"),
             "result": ANY_VALUE,
             "usage": USAGE,
+            "duration_ms": {"type": "integer", "nullable": True, "description": "The executor's wall time."},
+        },
+        None,
+    ),
+    "budget_warning": (
+        "BudgetWarningEvent",
+        "80 % of a dollar limit is used (once per run and scope).",
+        {
+            "scope": _enum("run", "user_daily", description="AGENT_RUN_MAX_COST or AGENT_COST_BUDGET_DAILY."),
+            "used_usd": {"type": "number"},
+            "limit_usd": {"type": "number"},
         },
         None,
     ),

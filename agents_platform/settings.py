@@ -5,10 +5,12 @@ value fails at start with an ImproperlyConfigured that names the variable.
 https://docs.djangoproject.com/en/5.2/topics/settings/
 """
 
+import json
 import math
 import os
 import re
 import tempfile
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -283,6 +285,110 @@ AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)
 # Event streams (run streams and session feeds) one user may hold open at once, counted in the shared cache.
 AGENT_MAX_STREAMS_PER_USER = env_int("AGENT_MAX_STREAMS_PER_USER", 20, minimum=1)
 
+# --- Cost: prices, dollar budgets, run caps ------------------------------------
+
+
+def env_usd(name: str) -> Decimal | None:
+    """Return the variable as a positive number of US dollars (a Decimal), or None when unset."""
+    value = env_str(name)
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number of US dollars, got {value!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ImproperlyConfigured(f"{name} must be a positive number of US dollars, got {value!r}")
+    return amount
+
+
+PRICE_FIELDS = ("input", "output", "cached_input")
+
+
+def env_prices(name: str) -> dict[str, dict[str, Decimal]]:
+    """Return per-model price overrides: ``{"model": {"input": usd_per_million, "output": ..., "cached_input": ...}}``.
+
+    ``input`` and ``output`` are required; ``cached_input`` defaults to ``input``.
+    """
+    value = env_str(name)
+    if value is None:
+        return {}
+    try:
+        raw = json.loads(value, parse_float=Decimal, parse_int=Decimal)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be a JSON object: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ImproperlyConfigured(f'{name} must be a JSON object {{"model": {{"input": ..., "output": ...}}}}')
+    prices: dict[str, dict[str, Decimal]] = {}
+    for model, entry in raw.items():
+        if not model.strip() or not isinstance(entry, dict):
+            raise ImproperlyConfigured(f"{name}: the entry of {model!r} must be an object with input and output")
+        unknown = set(entry) - set(PRICE_FIELDS)
+        missing = {"input", "output"} - set(entry)
+        if unknown or missing:
+            raise ImproperlyConfigured(
+                f"{name}: the entry of {model!r} has "
+                + (f"unknown fields {sorted(unknown)}" if unknown else f"no {sorted(missing)}")
+                + f" (allowed: {', '.join(PRICE_FIELDS)}, US dollars per million tokens)"
+            )
+        for field, price in entry.items():
+            if isinstance(price, bool) or not isinstance(price, Decimal) or not price.is_finite() or price < 0:
+                raise ImproperlyConfigured(
+                    f"{name}: {model}.{field} must be a number of US dollars per million tokens, 0 or more"
+                )
+        prices[model] = {"cached_input": entry["input"], **entry}
+    return prices
+
+
+AGENT_PRICES = env_prices("AGENT_PRICES")
+AGENT_COST_BUDGET_DAILY = env_usd("AGENT_COST_BUDGET_DAILY")
+AGENT_RUN_MAX_COST = env_usd("AGENT_RUN_MAX_COST")
+AGENT_RUN_MAX_TOKENS = env_int("AGENT_RUN_MAX_TOKENS", 200_000, minimum=1)
+
+# --- Observability: Prometheus and OpenTelemetry --------------------------------
+
+# Bearer token of GET /metrics; unset: staff only.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+# prometheus-client reads this itself (agents/telemetry/metrics.py): every process of a machine writes its
+# metrics there and /metrics adds them up. It must exist before any process starts.
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not (
+    os.path.isdir(PROMETHEUS_MULTIPROC_DIR) and os.access(PROMETHEUS_MULTIPROC_DIR, os.W_OK)
+):
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an existing writable directory, got {PROMETHEUS_MULTIPROC_DIR!r}"
+    )
+# Traces are exported when the standard OpenTelemetry variables name an exporter
+# (https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/);
+# the SDK reads the rest (OTEL_SERVICE_NAME, OTEL_EXPORTER_OTLP_HEADERS, ...) itself.
+OTEL_TRACES_EXPORTER = env_str("OTEL_TRACES_EXPORTER")
+if OTEL_TRACES_EXPORTER not in (None, "otlp", "console", "none"):
+    raise ImproperlyConfigured(f"OTEL_TRACES_EXPORTER must be otlp, console or none, got {OTEL_TRACES_EXPORTER!r}")
+OTEL_EXPORTER_OTLP_ENDPOINT = env_url(
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    env_url("OTEL_EXPORTER_OTLP_ENDPOINT", None, {"http", "https"}),
+    {"http", "https"},
+)
+_otel_protocol = env_str("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", env_str("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"))
+if _otel_protocol != "http/protobuf":
+    raise ImproperlyConfigured(
+        f"OTEL_EXPORTER_OTLP_PROTOCOL must be http/protobuf (the exporter installed), got {_otel_protocol!r}"
+    )
+OTEL_ENABLED = OTEL_TRACES_EXPORTER in ("otlp", "console") or (
+    OTEL_TRACES_EXPORTER is None and OTEL_EXPORTER_OTLP_ENDPOINT is not None
+)
+# Prompts and completions go into spans only when this says so (they may hold personal data).
+# Accepts a boolean or the GenAI instrumentations' modes (SPAN_ONLY, SPAN_AND_EVENT: on; NO_CONTENT, EVENT_ONLY: off).
+_capture = (env_str("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT") or "false").lower()
+_CAPTURE_ON = {"1", "true", "yes", "on", "span_only", "span_and_event"}
+_CAPTURE_OFF = {"0", "false", "no", "off", "no_content", "event_only"}
+if _capture not in _CAPTURE_ON | _CAPTURE_OFF:
+    raise ImproperlyConfigured(
+        "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT must be true, false, SPAN_ONLY, SPAN_AND_EVENT, "
+        f"EVENT_ONLY or NO_CONTENT, got {_capture!r}"
+    )
+OTEL_CAPTURE_MESSAGE_CONTENT = _capture in _CAPTURE_ON
+
 # --- Celery (AGENT_RUNNER=celery) ---------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The broker carries only run ids; acks are early and nothing relies on its
@@ -369,6 +475,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Planner/executor multi-agent platform: runs, event streams and session history.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Operation ids are the path after /api/ (agent_runs_retrieve), whatever other paths (/metrics) exist.
+    "SCHEMA_PATH_PREFIX": r"/api/",
     # Swagger UI's assets come from drf-spectacular-sidecar's static files, so /api/docs/ works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

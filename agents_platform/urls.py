@@ -6,7 +6,9 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from agents.http.history import SessionRunListApi
+from agents.http.observability import MetricsApi, StatsApi
 from agents.http.session_feed import session_stream
+from agents.http.usage import UsageApi
 from sessions.views import chat
 
 from . import views
@@ -27,6 +29,9 @@ urlpatterns = [
     path("api/sessions/<str:session_id>/runs/", SessionRunListApi.as_view(), name="session-runs"),
     path("api/sessions/<str:session_id>/stream", session_stream, name="session-stream"),
     path("api/sessions/", include("sessions.urls")),
+    path("api/usage/", UsageApi.as_view(), name="usage"),
+    path("api/stats/", StatsApi.as_view(), name="stats"),
+    path("metrics", MetricsApi.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
     path("", chat, name="chat"),

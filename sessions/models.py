@@ -19,6 +19,9 @@ class ChatSession(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, help_text="Last activity: bumped by every new message.")
+    cost_usd = models.DecimalField(
+        max_digits=20, decimal_places=10, default=0, help_text="US dollars of every LLM call made for the session."
+    )
 
     class Meta:
         ordering = ["-updated_at", "-created_at"]
@@ -53,6 +56,9 @@ class Message(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0, help_text="Prompt tokens of the run that wrote it.")
     completion_tokens = models.PositiveIntegerField(default=0, help_text="Completion tokens of that run.")
     total_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(
+        max_digits=20, decimal_places=10, default=0, help_text="US dollars of the run that wrote it."
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

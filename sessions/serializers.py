@@ -15,6 +15,13 @@ class SessionSerializer(serializers.ModelSerializer):
 
     message_count = serializers.IntegerField(read_only=True, help_text="Messages in the session.")
     total_tokens = serializers.IntegerField(read_only=True, help_text="LLM tokens spent on the session's answers.")
+    cost_usd = serializers.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        coerce_to_string=False,
+        read_only=True,
+        help_text="US dollars of every LLM call made for the session.",
+    )
 
     class Meta:
         model = ChatSession
@@ -27,6 +34,7 @@ class SessionSerializer(serializers.ModelSerializer):
             "updated_at",
             "message_count",
             "total_tokens",
+            "cost_usd",
         ]
         read_only_fields = fields
 
@@ -70,6 +78,10 @@ class SessionUpdateSerializer(serializers.Serializer):
 class MessageSerializer(serializers.ModelSerializer):
     """A message of the history; ``status`` says whether an answer was cut off before it was finished."""
 
+    cost_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=10, coerce_to_string=False, read_only=True, help_text="US dollars of its run."
+    )
+
     class Meta:
         model = Message
         fields = [
@@ -80,6 +92,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "prompt_tokens",
             "completion_tokens",
             "total_tokens",
+            "cost_usd",
             "created_at",
         ]
         read_only_fields = fields

@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, transaction
@@ -87,6 +88,7 @@ def message_create(
     completion_tokens: int = 0,
     message_id: uuid.UUID | None = None,
     status: str = Message.Status.COMPLETE,
+    cost_usd: Decimal = Decimal(0),
 ) -> Message:
     """Store a message and bump the session's last activity.
 
@@ -102,6 +104,7 @@ def message_create(
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         total_tokens=prompt_tokens + completion_tokens,
+        cost_usd=cost_usd,
     )
     fields = {"updated_at": timezone.now()}
     if not session.title and role == Message.Role.USER:
@@ -118,3 +121,9 @@ def message_add_usage(*, message: Message, prompt_tokens: int, completion_tokens
         completion_tokens=F("completion_tokens") + completion_tokens,
         total_tokens=F("total_tokens") + prompt_tokens + completion_tokens,
     )
+
+
+def session_add_cost(*, session_id: uuid.UUID | str, cost_usd: Decimal) -> None:
+    """Add the dollars of one LLM call made for the session, atomically (the caller prices it)."""
+    if cost_usd:
+        ChatSession.objects.filter(pk=session_id).update(cost_usd=F("cost_usd") + cost_usd)

@@ -41,7 +41,8 @@ import pytest
 
 from agents.llm.offline import count_prompt_tokens, count_tokens
 
-Usage = tuple[int, int] | str | None  # (prompt, completion), "auto" (counted), or None (no usage chunk)
+# (prompt, completion), (prompt, completion, cached prompt tokens), "auto" (counted), or None (no usage chunk)
+Usage = tuple[int, int] | tuple[int, int, int] | str | None
 
 
 @dataclass
@@ -389,7 +390,14 @@ class _Handler(BaseHTTPRequestHandler):
                 calls = reply.normalised()
                 completion = count_tokens(reply.content) + sum(count_tokens(n) + count_tokens(a) for _, n, a in calls)
         else:
-            prompt, completion = reply.usage
+            prompt, completion, *cached = reply.usage
+            if cached:
+                return {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                    "prompt_tokens_details": {"cached_tokens": cached[0]},
+                }
         return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
     def _completion(self, request: dict, model: str, reply: Text | ToolCalls) -> dict:

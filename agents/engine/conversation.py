@@ -15,15 +15,18 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from agents import events
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
 from agents.llm import gateway as llm
+from agents.llm import prices
 from agents.models import Agent, AgentMessage, Run
-from agents.runs import selectors, services
+from agents.runs import costs, selectors, services
 from agents.runs.connections import give_back_connection
 from agents.storable import load_json
+from agents.telemetry import metrics, tracing
 from agents.tools import ToolContext, ToolOutcome, dispatch
 
 logger = logging.getLogger(__name__)
@@ -123,14 +126,23 @@ class AgentUsage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     llm_calls: int = 0
+    cost_usd: Decimal = prices.ZERO
+    cost_known: bool = True
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
+        """Return the usage as stored (``cost_usd`` a Decimal)."""
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
             "llm_calls": self.llm_calls,
+            "cost_usd": self.cost_usd,
+            "cost_known": self.cost_known,
         }
+
+    def as_event(self) -> dict[str, Any]:
+        """Return the usage as events carry it (``cost_usd`` a JSON number)."""
+        return {**self.as_dict(), "cost_usd": float(self.cost_usd)}
 
 
 @dataclass
@@ -206,7 +218,14 @@ class Conversation:
                 delay_ms=int(delay * 1000),
             )
 
+        # The run's token and dollar limits, checked (and the call's estimate reserved) before the call is made.
+        estimate = llm.estimate_usage(messages=self.messages, tools=tools or None, content="", tool_calls=[])
+        hold = costs.call_reserve(run=self.run, model=self.agent.model, prompt_tokens=estimate.prompt_tokens)
+        tracing.open_agent(
+            run_id=str(self.run.pk), agent_id=str(self.agent.pk), role=self.agent_kind, model=self.agent.model
+        )
         give_back_connection()  # not held while the model thinks
+        started = time.monotonic()
         try:
             result = llm.chat_stream(
                 model=self.agent.model,
@@ -222,40 +241,111 @@ class Conversation:
                 logger.warning(
                     "Run %s, agent %s: model call failed (%s): %s", self.run.pk, self.agent.pk, exc.code, exc.detail
                 )
+            outcome = exc.code if isinstance(exc, LLMError) else "cancelled"
             if exc.partial is not None and not self.cancel.gone:
-                self._store_unfinished_call(exc.partial)
+                self._store_unfinished_call(exc.partial, hold, outcome=outcome)
+            else:
+                costs.call_release(hold)
+                self._observe_failed_call(outcome, started)
             raise
-        tool_calls = self._store_call(result)
+        except BaseException:
+            costs.call_release(hold)
+            raise
+        tool_calls = self._store_call(result, hold)
         self.messages.append(_assistant_message(result.content, tool_calls))
         return result
 
-    def _store_call(self, result: llm.LLMResult) -> list[dict[str, str]]:
-        """Store one LLM call as an assistant message and add its usage to the agent and the run."""
+    def _store_call(self, result: llm.LLMResult, hold: costs.CallHold, *, outcome: str = "ok") -> list[dict[str, str]]:
+        """Store one LLM call as an assistant message, with its cost, and add its usage to the agent and the run."""
         tool_calls = [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
-        services.agent_message_create(
-            agent=self.agent,
-            run=self.run,
-            role=AgentMessage.Role.ASSISTANT,
-            content=result.content or "",
-            tool_calls=tool_calls or None,
-            model=result.model or self.agent.model,
-            prompt_tokens=result.usage.prompt_tokens,
-            completion_tokens=result.usage.completion_tokens,
-            latency_ms=result.latency_ms,
-            finish_reason=result.finish_reason or "",
+        usage = result.usage
+        cost = prices.price_call(
+            models=(result.model, self.agent.model),
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
         )
-        self.usage.prompt_tokens += result.usage.prompt_tokens
-        self.usage.completion_tokens += result.usage.completion_tokens
-        self.usage.llm_calls += 1
-        services.run_add_usage(
-            run=self.run, prompt_tokens=result.usage.prompt_tokens, completion_tokens=result.usage.completion_tokens
-        )
+        try:
+            services.agent_message_create(
+                agent=self.agent,
+                run=self.run,
+                role=AgentMessage.Role.ASSISTANT,
+                content=result.content or "",
+                tool_calls=tool_calls or None,
+                model=result.model or self.agent.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                cost_usd=cost.usd,
+                cost_known=cost.known,
+                latency_ms=result.latency_ms,
+                finish_reason=result.finish_reason or "",
+            )
+            self.usage.prompt_tokens += usage.prompt_tokens
+            self.usage.completion_tokens += usage.completion_tokens
+            self.usage.llm_calls += 1
+            self.usage.cost_usd += cost.usd
+            self.usage.cost_known = self.usage.cost_known and cost.known
+            services.run_add_usage(
+                run=self.run,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost_usd=cost.usd,
+                cost_known=cost.known,
+            )
+        finally:
+            # The provider charged the call whether or not it could be stored.
+            costs.call_settle(hold, tokens=usage.prompt_tokens + usage.completion_tokens, cost_usd=cost.usd)
+            self._observe_call(result, cost, outcome=outcome)
         return tool_calls
 
-    def _store_unfinished_call(self, partial: llm.LLMResult) -> None:
+    def _observe_call(self, result: llm.LLMResult, cost: prices.Cost, *, outcome: str) -> None:
+        """Count the call in the metrics and write its span."""
+        usage = result.usage
+        metrics.llm_call(
+            model=self.agent.model,
+            role=self.agent_kind,
+            outcome=outcome,
+            latency_ms=result.latency_ms,
+            first_token_ms=result.first_token_ms,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=float(cost.usd),
+            cost_known=cost.known,
+        )
+        tracing.record_chat(
+            run_id=str(self.run.pk),
+            agent_id=str(self.agent.pk),
+            role=self.agent_kind,
+            request_model=self.agent.model,
+            response_model=result.model,
+            latency_ms=result.latency_ms,
+            first_token_ms=result.first_token_ms,
+            finish_reason=result.finish_reason,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost_usd=float(cost.usd),
+            error="" if outcome == "ok" else outcome,
+            messages=self.messages,
+            output=_assistant_message(
+                result.content, [{"id": c.id, "name": c.name, "arguments": c.arguments} for c in result.tool_calls]
+            ),
+        )
+
+    def _observe_failed_call(self, outcome: str, started: float) -> None:
+        """Count and trace a call that failed or was cancelled before the model sent anything."""
+        latency_ms = int((time.monotonic() - started) * 1000)
+        empty = llm.LLMResult(
+            content="", tool_calls=[], usage=llm.Usage(), finish_reason=None, latency_ms=latency_ms, model=""
+        )
+        self._observe_call(empty, prices.Cost(usd=prices.ZERO, known=True), outcome=outcome)
+
+    def _store_unfinished_call(self, partial: llm.LLMResult, hold: costs.CallHold, *, outcome: str) -> None:
         """Store and charge a call that failed or was cancelled after it streamed something."""
         try:
-            self._store_call(partial)
+            self._store_call(partial, hold, outcome=outcome)
         except Exception:
             if selectors.run_control(run_id=self.run.pk) is None:
                 raise RunGone() from None  # deleted with its session while the call ran
@@ -288,7 +378,23 @@ class Conversation:
             agent_kind=self.agent_kind,
         )
         give_back_connection()  # a tool may wait on the network
-        outcome = dispatch(self.tool_context, call.name, call.arguments)
+        with tracing.tool_span(
+            run_id=str(self.run.pk),
+            agent_id=str(self.agent.pk),
+            role=self.agent_kind,
+            model=self.agent.model,
+            tool=call.name,
+            call_id=call.id,
+            arguments=call.arguments,
+        ) as traced:
+            outcome = dispatch(self.tool_context, call.name, call.arguments)
+            error_code = "" if outcome.ok else str((outcome.error or {}).get("code") or "error")
+            traced(ok=outcome.ok, error_code=error_code, result=outcome.result)
+        metrics.tool_call(
+            tool="unknown" if error_code == "unknown_tool" else call.name,
+            outcome="ok" if outcome.ok else error_code,
+            duration_ms=outcome.duration_ms,
+        )
         payload: dict[str, Any] = {
             "call_id": call.id,
             "tool": call.name,

@@ -5,13 +5,15 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connection, transaction
+from django.utils import timezone
 
 from agents import events
 from agents.engine import prompts
 from agents.engine.conversation import CancelWatch, Conversation
-from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
+from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded, RunReleased
 from agents.models import Agent, Execution, PlanStep, Run
 from agents.runs import selectors, services
+from agents.telemetry import tracing
 from agents.tools import ToolContext, schemas
 
 logger = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def _run_step(
     tools = schemas(permission=agent.permission)
 
     status, result, error = Execution.Status.FAILED, "", ""
+    over_limit: RunLimitExceeded | None = None
     try:
         for _ in range(settings.AGENT_MAX_ITERATIONS):
             reply = conversation.call(tools=tools)
@@ -96,13 +99,16 @@ def _run_step(
         status, error = Execution.Status.CANCELLED, "The run was cancelled."
     except LLMError as exc:
         error = exc.for_user(run_id=run.pk)
+    except RunLimitExceeded as exc:
+        # A run limit (tokens, dollars) ends the run, not only this step: raised again once the step is stored.
+        error, over_limit = exc.message, exc
     except Exception:
         if selectors.run_control(run_id=run.pk) is None:
             raise RunGone() from None  # a write raced the deletion of the run
         logger.exception("Executor %s failed on step %s", agent.pk, step.pk)
         error = "The executor failed unexpectedly."
 
-    usage = conversation.usage.as_dict()
+    usage = conversation.usage
     step_status = {
         Execution.Status.COMPLETED: PlanStep.Status.COMPLETED,
         Execution.Status.CANCELLED: PlanStep.Status.CANCELLED,
@@ -119,10 +125,14 @@ def _run_step(
             step_id=str(step.pk),
             status=status,
             result=result if status == Execution.Status.COMPLETED else error,
-            usage=usage,
+            usage=usage.as_event(),
+            duration_ms=int((timezone.now() - execution.started_at).total_seconds() * 1000),
         )
-        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage)
+        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage.as_dict())
         end_step(run, step, outcome)
+    tracing.end_agent(run_id=str(run.pk), agent_id=str(agent.pk), status=status)
+    if over_limit is not None:
+        raise over_limit
     return outcome
 
 

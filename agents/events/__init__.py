@@ -32,6 +32,7 @@ EXECUTOR_RESULT = "executor_result"
 STEP_COMPLETE = "step_complete"
 RETRY = "retry"
 RESUMED = "resumed"
+BUDGET_WARNING = "budget_warning"
 ERROR = "error"
 DONE = "done"
 
@@ -49,6 +50,7 @@ TYPES = frozenset(
         STEP_COMPLETE,
         RETRY,
         RESUMED,
+        BUDGET_WARNING,
         ERROR,
         DONE,
     }

@@ -25,6 +25,9 @@ class RunSummarySerializer(serializers.ModelSerializer):
     is_active = serializers.BooleanField(read_only=True, help_text="Queued or running: its stream can be joined.")
     user_message_id = serializers.UUIDField(read_only=True, help_text="The user's message this run answers.")
     assistant_message_id = serializers.UUIDField(read_only=True, allow_null=True, help_text="The answer, once stored.")
+    cost_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=10, coerce_to_string=False, read_only=True, help_text="US dollars."
+    )
 
     class Meta:
         model = Run
@@ -40,6 +43,8 @@ class RunSummarySerializer(serializers.ModelSerializer):
             "completion_tokens",
             "total_tokens",
             "llm_calls",
+            "cost_usd",
+            "cost_known",
             "error_code",
             "error_message",
             "created_at",

@@ -11,6 +11,10 @@ class UsageSerializer(serializers.Serializer):
     completion_tokens = serializers.IntegerField()
     total_tokens = serializers.IntegerField()
     llm_calls = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(
+        max_digits=20, decimal_places=10, coerce_to_string=False, help_text="US dollars of the LLM calls."
+    )
+    cost_known = serializers.BooleanField(help_text="False when some call's model had no known price (counted as 0).")
 
 
 class RunTimingsSerializer(serializers.Serializer):
@@ -53,10 +57,11 @@ class PlanSerializer(serializers.ModelSerializer):
 
 class ExecutionSerializer(serializers.ModelSerializer):
     usage = serializers.SerializerMethodField()
+    duration_ms = serializers.IntegerField(read_only=True, allow_null=True, help_text="Null while it runs.")
 
     class Meta:
         model = Execution
-        fields = ["id", "step_id", "agent_id", "status", "result", "usage", "started_at", "finished_at"]
+        fields = ["id", "step_id", "agent_id", "status", "result", "usage", "started_at", "finished_at", "duration_ms"]
         read_only_fields = fields
 
     @extend_schema_field(UsageSerializer)

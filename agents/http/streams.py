@@ -45,6 +45,7 @@ from agents.exceptions import TooManyStreams
 from agents.models import RunEvent
 from agents.runs import selectors
 from agents.runtime import admission, worker
+from agents.telemetry import metrics
 from agents_platform.errors import (
     DomainError,
     InvalidInput,
@@ -150,6 +151,7 @@ def _count_stream(delta: int) -> None:
     global _open_streams
     with _streams_lock:
         _open_streams += delta
+    metrics.streams_changed(delta)
 
 
 def _frame(event_id: str | int, data_json: str) -> bytes:

@@ -66,6 +66,7 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0  # of prompt_tokens, served from the provider's prompt cache (priced lower)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class LLMResult:
     finish_reason: str | None
     latency_ms: int
     model: str
+    first_token_ms: int | None = None  # from the call's start to its first text or tool-call delta
 
 
 # --- The client ----------------------------------------------------------------
@@ -261,7 +263,12 @@ def _partial_result(attempt: "_Attempt", request: dict, started: float, finish_r
         finish_reason=finish_reason,
         latency_ms=int((time.monotonic() - started) * 1000),
         model=attempt.model,
+        first_token_ms=_first_token_ms(attempt, started),
     )
+
+
+def _first_token_ms(attempt: "_Attempt", started: float) -> int | None:
+    return None if attempt.first_token_at is None else int((attempt.first_token_at - started) * 1000)
 
 
 # --- Streaming ---------------------------------------------------------------------
@@ -277,6 +284,7 @@ class _Attempt:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     delivered: bool = False  # text or a tool-call delta reached the caller
+    first_token_at: float | None = None  # time.monotonic() of the first delivered delta
 
     def tool_calls(self) -> list[ToolCall]:
         return [
@@ -304,13 +312,17 @@ def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None
     if chunk.usage is not None:
         prompt = chunk.usage.prompt_tokens or 0
         completion = chunk.usage.completion_tokens or 0
-        attempt.usage = Usage(prompt, completion, chunk.usage.total_tokens or prompt + completion)
+        details = chunk.usage.prompt_tokens_details
+        cached = (details.cached_tokens or 0) if details is not None else 0
+        attempt.usage = Usage(prompt, completion, chunk.usage.total_tokens or prompt + completion, cached)
     for choice in chunk.choices or ():
         if choice.index != 0:  # we never ask for n > 1
             continue
         delta = choice.delta
         if delta is not None:
             text = storable(delta.content or delta.refusal)
+            if (text or delta.tool_calls) and attempt.first_token_at is None:
+                attempt.first_token_at = time.monotonic()
             if text:
                 attempt.parts.append(text)
                 attempt.delivered = True
@@ -444,6 +456,7 @@ def chat_stream(
             finish_reason=attempt.finish_reason,
             latency_ms=int((time.monotonic() - started) * 1000),
             model=attempt.model,
+            first_token_ms=_first_token_ms(attempt, started),
         )
 
 

@@ -1,11 +1,12 @@
 """Reads of the engine's models, always scoped to one user where a user asks."""
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.exceptions import RunNotFound
@@ -149,3 +150,44 @@ def session_next_run(*, session_id: uuid.UUID | str, after: Run | datetime) -> R
     else:
         runs = runs.filter(created_at__gte=after)
     return runs.order_by("created_at", "id").first()
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    """Return the start of a UTC day and of the next one."""
+    start = datetime.combine(day, time.min, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def user_cost_on_day(*, user_id: int, day: date) -> Decimal:
+    """Return the dollars of the user's LLM calls stored on this UTC day."""
+    start, end = day_bounds(day)
+    total = AgentMessage.objects.filter(
+        run__user_id=user_id, role=AgentMessage.Role.ASSISTANT, created_at__gte=start, created_at__lt=end
+    ).aggregate(total=Sum("cost_usd"))["total"]
+    return total or Decimal(0)
+
+
+def run_spent(*, run_id: uuid.UUID | str) -> tuple[Decimal, int]:
+    """Return the dollars and tokens a run's stored calls used; zeros for a run that is gone."""
+    row = Run.objects.filter(pk=run_id).values_list("cost_usd", "total_tokens").first()
+    return (row[0], row[1]) if row else (Decimal(0), 0)
+
+
+def run_trace_summary(*, run_id: uuid.UUID | str) -> dict | None:
+    """Return what a run's span records when it ends: status, route, usage, cost, error code."""
+    row = (
+        Run.objects.filter(pk=run_id)
+        .values("status", "route", "prompt_tokens", "completion_tokens", "llm_calls", "cost_usd", "error_code")
+        .first()
+    )
+    if row is None:
+        return None
+    return {
+        "agents.run.status": row["status"],
+        "agents.run.route": row["route"],
+        "gen_ai.usage.input_tokens": row["prompt_tokens"],
+        "gen_ai.usage.output_tokens": row["completion_tokens"],
+        "agents.llm_calls": row["llm_calls"],
+        "agents.cost_usd": float(row["cost_usd"]),
+        "agents.run.error_code": row["error_code"] or None,
+    }

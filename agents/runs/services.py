@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -24,6 +25,7 @@ from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
+from agents.telemetry import metrics
 from sessions import selectors as session_selectors
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
@@ -287,20 +289,56 @@ def run_mark_submitted(*, run_id: uuid.UUID | str) -> None:
     Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(lease_until=_lease_end())
 
 
+def run_set_trace_id(*, run: Run, trace_id: str) -> None:
+    """Record the run's OpenTelemetry trace id."""
+    Run.objects.filter(pk=run.pk).update(trace_id=trace_id)
+    run.trace_id = trace_id
+
+
 def run_set_route(*, run: Run, route: str, reason: str) -> None:
     """Record the planner's route and why."""
     Run.objects.filter(pk=run.pk).update(route=route, route_reason=reason)
     run.route, run.route_reason = route, reason
 
 
-def run_add_usage(*, run: Run, prompt_tokens: int, completion_tokens: int, llm_calls: int = 1) -> None:
-    """Add one LLM call's usage to the run, atomically (executors add in parallel)."""
+def run_add_usage(
+    *,
+    run: Run,
+    prompt_tokens: int,
+    completion_tokens: int,
+    llm_calls: int = 1,
+    cost_usd: Decimal = Decimal(0),
+    cost_known: bool = True,
+) -> None:
+    """Add one LLM call's usage and cost to the run, atomically (executors add in parallel).
+
+    The session gets the run's cost once, when the run finishes (``run_finish``).
+    """
+    costs: dict[str, Any] = {"cost_usd": F("cost_usd") + cost_usd} if cost_usd else {}
+    if not cost_known:
+        costs["cost_known"] = False
     Run.objects.filter(pk=run.pk).update(
         prompt_tokens=F("prompt_tokens") + prompt_tokens,
         completion_tokens=F("completion_tokens") + completion_tokens,
         total_tokens=F("total_tokens") + prompt_tokens + completion_tokens,
         llm_calls=F("llm_calls") + llm_calls,
+        **costs,
     )
+
+
+USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "cost_usd", "cost_known")
+
+
+def usage_payload(counted: Run | Execution) -> dict[str, Any]:
+    """Return the ``usage`` of a `done` or `executor_result` event: tokens, calls and dollars (a JSON number)."""
+    return {
+        "prompt_tokens": counted.prompt_tokens,
+        "completion_tokens": counted.completion_tokens,
+        "total_tokens": counted.total_tokens,
+        "llm_calls": counted.llm_calls,
+        "cost_usd": float(counted.cost_usd),
+        "cost_known": counted.cost_known,
+    }
 
 
 def run_finish(
@@ -332,13 +370,11 @@ def run_finish(
         active = active.filter(owner=run.owner, attempt=run.attempt)
     with transaction.atomic():
         # Lock first: nothing may be stored for a run that someone else is finishing.
-        locked = (
-            active.select_for_update()
-            .only("id", "prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at")
-            .first()
-        )
+        locked = active.select_for_update().only(*USAGE_FIELDS, "started_at").first()
         if locked is None:
             return False
+        # Once per run, in the transaction that ends it: the session's cost is the sum of its runs'.
+        session_services.session_add_cost(session_id=run.session_id, cost_usd=locked.cost_usd)
         if answer.strip() and assistant_message is None:
             assistant_message = session_services.message_create(
                 session=run.session,
@@ -346,6 +382,7 @@ def run_finish(
                 content=answer,
                 prompt_tokens=locked.prompt_tokens,
                 completion_tokens=locked.completion_tokens,
+                cost_usd=locked.cost_usd,
                 # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
                 status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
             )
@@ -366,11 +403,12 @@ def run_finish(
             PlanStep.objects.filter(
                 plan__run_id=run.pk, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]
             ).update(status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now)
-        for name in ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "started_at"):
+        for name in (*USAGE_FIELDS, "started_at"):
             setattr(run, name, getattr(locked, name))
         run.status, run.finished_at, run.owner, run.lease_until = status, now, "", None
         run.assistant_message = assistant_message
         run.error_code, run.error_message, run.error_detail = error_code, error_message, error_detail
+        transaction.on_commit(lambda: metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms))
         if error_code:
             events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
         events.emit(
@@ -379,12 +417,7 @@ def run_finish(
             closing=True,
             status=status,
             message_id=str(assistant_message.pk) if assistant_message else None,
-            usage={
-                "prompt_tokens": run.prompt_tokens,
-                "completion_tokens": run.completion_tokens,
-                "total_tokens": run.total_tokens,
-                "llm_calls": run.llm_calls,
-            },
+            usage=usage_payload(run),
             duration_ms=run.duration_ms,
         )
     return True
@@ -505,18 +538,14 @@ def execution_start(*, run: Run, step: PlanStep, agent: Agent, task: str) -> Exe
 
 
 def execution_finish(
-    *, execution: Execution, status: str, result: str = "", error: str = "", usage: dict[str, int]
+    *, execution: Execution, status: str, result: str = "", error: str = "", usage: dict[str, Any]
 ) -> None:
-    """Give an execution its final status and usage."""
+    """Give an execution its final status and usage (tokens, calls, ``cost_usd`` and ``cost_known``)."""
     now = timezone.now()
+    counts = {name: usage[name] for name in USAGE_FIELDS if name in usage}
     Execution.objects.filter(pk=execution.pk).update(
-        status=status,
-        result=result,
-        error=error,
-        prompt_tokens=usage["prompt_tokens"],
-        completion_tokens=usage["completion_tokens"],
-        total_tokens=usage["total_tokens"],
-        llm_calls=usage["llm_calls"],
-        finished_at=now,
+        status=status, result=result, error=error, finished_at=now, **counts
     )
     execution.status, execution.result, execution.error, execution.finished_at = status, result, error, now
+    for name, value in counts.items():
+        setattr(execution, name, value)

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from agents.events import bus
 from agents.models import Run
-from agents.runs import limits, services
+from agents.runs import costs, limits, services
 from agents.runtime import runners
 
 logger = logging.getLogger(__name__)
@@ -30,13 +30,18 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
     stored when a check fails. A retry with an Idempotency-Key is checked
     like a new message (at a full limit it answers 429 too, and joins its run
     once the Retry-After has passed) but never counted twice. Raises
-    InvalidInput, RateLimited, BudgetExceeded, NotFound, ActiveRunExists or
-    IdempotencyMismatch.
+    InvalidInput, RateLimited, BudgetExceeded, CostBudgetExceeded, NotFound,
+    ActiveRunExists or IdempotencyMismatch.
     """
     clean = services.run_validate_request(payload)
     limits.rate_check(user_id=user.pk)
     estimate = limits.estimate_run_tokens(clean["message"])
     reservation = limits.budget_reserve(user_id=user.pk, tokens=estimate)
+    try:
+        cost_hold = costs.admission_hold(user_id=user.pk, message=clean["message"])
+    except BaseException:
+        limits.budget_release(reservation)
+        raise
     try:
         # One transaction around the run and the rate count: when a racing
         # request took the last slot, rate_hit refuses and the run is rolled back.
@@ -48,11 +53,14 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
                 limits.rate_hit(user_id=user.pk)
     except BaseException:
         limits.budget_release(reservation)
+        costs.admission_release(cost_hold)
         raise
     if not created:
         limits.budget_release(reservation)  # the joined run holds its own
+        costs.admission_release(cost_hold)
         return run, False
     limits.budget_attach(reservation, run_id=run.pk)
+    costs.admission_attach(cost_hold, run_id=run.pk)
     runners.submit(run.pk)
     # Wake the session's feeds: a new run to follow (a value that only grows: the time in ms).
     bus.publish(bus.session_key(str(run.session_id)), int(time.time() * 1000))

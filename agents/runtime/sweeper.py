@@ -25,7 +25,7 @@ from django.apps import apps
 from django.conf import settings
 
 from agents.models import Run
-from agents.runs import limits, selectors, services
+from agents.runs import costs, limits, selectors, services
 from agents.runtime import runners
 
 logger = logging.getLogger(__name__)
@@ -73,6 +73,7 @@ def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
                 fenced=True,
             ):
                 limits.budget_settle(user_id=run.user_id, run_id=str(run.pk), tokens_used=run.total_tokens)
+                costs.run_settle(run_id=run.pk)
                 logger.warning("Run %s failed: its worker was lost %d times", run.pk, run.attempt)
                 done["failed"].append(str(run.pk))
         elif services.run_requeue_lost(run=run, owner_dead=owner_dead):

@@ -12,7 +12,12 @@ the bench:
    attempt stopped;
 4. when this process drains, hand it back (``run_release``, reason
    ``drained``) and submit it again so another owner resumes it at once;
-5. settle the user's token budget from the finished run's real usage.
+5. settle the user's token budget from the finished run's real usage, and
+   release what it still holds of the daily dollar budget.
+
+With tracing on (``agents.telemetry.tracing``), each attempt is one
+``invoke_workflow`` span around the drive; the run's trace id is stored on
+the Run, and a resumed attempt joins that trace.
 
 Draining (SIGTERM on a worker, shutdown of the embedded server): no new run
 is claimed; held runs go on for ``AGENT_DRAIN_SECONDS``; then each is asked
@@ -37,8 +42,9 @@ from django.db import close_old_connections, connections
 from agents.engine import planner
 from agents.exceptions import RunGone, RunReleased
 from agents.models import Run, WorkerProcess
-from agents.runs import limits, selectors, services
+from agents.runs import costs, limits, selectors, services
 from agents.runtime import runners, sweeper
+from agents.telemetry import tracing
 
 logger = logging.getLogger(__name__)
 
@@ -113,16 +119,21 @@ def execute_run(run_id: uuid.UUID | str) -> None:
             return
         ensure_maintenance()
         held = _hold(run)
+        _start_trace(run)
+        outcome = ""
         try:
             planner.drive_run(run, should_release=held.release.is_set)
         except RunReleased:
+            outcome = "released"
             if services.run_release(run=run, reason="drained"):
                 logger.info("Run %s handed back (draining) after attempt %d", run_id, run.attempt)
                 _hand_on(run_id)
         except RunGone:
+            outcome = "gone"
             logger.info("Run %s: deleted, finished or taken over elsewhere; this attempt stopped", run_id)
         finally:
             _unhold(run_id)
+            _end_trace(run_id, outcome)
         settle_run_budget(run_id=run_id)
     except Exception:
         logger.exception("Run %s: the runtime failed", run_id)
@@ -143,8 +154,37 @@ def settle_run_budget(*, run_id: str) -> None:
         usage = selectors.run_final_usage(run_id=run_id)
         if usage is not None:
             limits.budget_settle(user_id=usage[0], run_id=run_id, tokens_used=usage[1])
+            costs.run_settle(run_id=run_id)
     except Exception:
         logger.exception("Run %s: could not settle the token budget", run_id)
+
+
+def _start_trace(run: Run) -> None:
+    """Open the attempt's span; the first one stores the run's trace id."""
+    try:
+        trace_id = tracing.start_run(
+            run_id=str(run.pk), session_id=str(run.session_id), attempt=run.attempt, trace_id=run.trace_id
+        )
+        if trace_id and trace_id != run.trace_id:
+            services.run_set_trace_id(run=run, trace_id=trace_id)
+    except Exception:
+        logger.warning("Run %s: could not start its trace", run.pk, exc_info=True)
+
+
+def _end_trace(run_id: str, outcome: str) -> None:
+    """Close the attempt's span with the run's status, route, usage and cost."""
+    if not tracing.enabled():
+        return
+    try:
+        final = selectors.run_trace_summary(run_id=run_id)
+        attributes = {"agents.run.outcome": outcome or None}
+        error = ""
+        if final is not None:
+            attributes.update(final)
+            error = final.get("agents.run.error_code") or ""
+        tracing.end_run(run_id=run_id, attributes=attributes, error=error)
+    except Exception:
+        logger.warning("Run %s: could not end its trace", run_id, exc_info=True)
 
 
 # --- Draining ----------------------------------------------------------------

@@ -89,7 +89,15 @@ def test_simple_route_streams_the_answer_and_stores_it(user, stub_model):
     reply = Message.objects.get(pk=events[-1]["message_id"])
     assert reply.role == "assistant" and reply.content == "Hello! How can I help you today?"
     assert reply.total_tokens == 19 and run.assistant_message_id == reply.pk
-    assert events[-1]["usage"] == {"prompt_tokens": 11, "completion_tokens": 8, "total_tokens": 19, "llm_calls": 1}
+    # gpt-4o-mini (the default model): $0.15 and $0.60 per million prompt and completion tokens.
+    assert events[-1]["usage"] == {
+        "prompt_tokens": 11,
+        "completion_tokens": 8,
+        "total_tokens": 19,
+        "llm_calls": 1,
+        "cost_usd": 0.00000645,
+        "cost_known": True,
+    }
     # The first call offered the user's tools and create_plan, streamed, with usage requested.
     first = stub_model.requests[0]
     assert first["stream"] is True and first["stream_options"] == {"include_usage": True}

@@ -45,7 +45,10 @@ def test_run_detail_shows_plan_steps_executions_usage_and_timings(stub_model, ap
         "completion_tokens": run.completion_tokens,
         "total_tokens": run.total_tokens,
         "llm_calls": 5,
+        "cost_usd": float(run.cost_usd),
+        "cost_known": True,
     }
+    assert run.cost_usd > 0  # gpt-4o-mini (the default model) is in the price table
     timings = body["timings"]
     assert timings["created_at"] and timings["started_at"] and timings["finished_at"]
     assert timings["duration_ms"] == run.duration_ms
@@ -67,8 +70,18 @@ def test_run_detail_shows_plan_steps_executions_usage_and_timings(stub_model, ap
     executions = body["executions"]
     assert len(executions) == 3
     assert {execution["step_id"] for execution in executions} == {step["id"] for step in steps}
-    assert executions[0]["usage"] == {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15, "llm_calls": 1}
-    assert set(executions[0]) == {"id", "step_id", "agent_id", "status", "result", "usage", "started_at", "finished_at"}
+    # gpt-4o-mini: $0.15 and $0.60 per million prompt and completion tokens.
+    assert executions[0]["usage"] == {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "total_tokens": 15,
+        "llm_calls": 1,
+        "cost_usd": 0.0000045,
+        "cost_known": True,
+    }
+    assert set(executions[0]) == {
+        "id", "step_id", "agent_id", "status", "result", "usage", "started_at", "finished_at", "duration_ms",
+    }  # fmt: skip
     assert "prompt" not in response.content.decode().lower().replace("prompt_tokens", "")
 
 

@@ -22,6 +22,8 @@ CONTRACT_OPERATIONS = {
     "/api/sessions/{session_id}/": {"get", "patch", "delete"},
     "/api/sessions/{session_id}/messages/": {"get"},
     "/api/sessions/{session_id}/runs/": {"get"},
+    "/api/usage/": {"get"},
+    "/api/stats/": {"get"},
 }
 CONTRACT_EVENT_TYPES = {
     "session",
@@ -34,6 +36,7 @@ CONTRACT_EVENT_TYPES = {
     "tool_result",
     "executor_result",
     "step_complete",
+    "budget_warning",
     "error",
     "done",
 }
@@ -212,7 +215,13 @@ def test_every_contract_event_type_is_a_component(schema):
         "completion_tokens",
         "total_tokens",
         "llm_calls",
+        "cost_usd",
+        "cost_known",
     }
+    warning = schemas["BudgetWarningEvent"]["allOf"][1]
+    assert set(warning["required"]) == {"type", "scope", "used_usd", "limit_usd"}
+    executor = schemas["ExecutorResultEvent"]["allOf"][1]
+    assert {"usage", "duration_ms"} <= set(executor["properties"])
     plan = schemas["PlanCreatedEvent"]["allOf"][1]["properties"]["plan"]
     assert set(plan["properties"]["steps"]["items"]["properties"]) == {
         "id",
@@ -234,6 +243,7 @@ def test_session_api_fields_and_errors_are_explicit(schema):
         "updated_at",
         "message_count",
         "total_tokens",
+        "cost_usd",
     }
     assert "user" not in schemas["Message"]["properties"]
     detail = _find_path(schema, "/api/sessions/{session_id}/")

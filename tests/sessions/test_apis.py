@@ -31,8 +31,19 @@ SESSION_FIELDS = {
     "updated_at",
     "message_count",
     "total_tokens",
+    "cost_usd",
 }
-MESSAGE_FIELDS = {"id", "role", "content", "status", "prompt_tokens", "completion_tokens", "total_tokens", "created_at"}
+MESSAGE_FIELDS = {
+    "id",
+    "role",
+    "content",
+    "status",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+    "created_at",
+}
 ID_ROUTES = [
     ("get", "/api/sessions/{}/"),
     ("patch", "/api/sessions/{}/"),

@@ -117,6 +117,7 @@ def _run_step(
     # The execution, its step and their events commit together: an owner lost after this point
     # leaves a finished step (never run again), before it a running one (run again by the next owner).
     # The run's row is locked first (by the event), as every writer of a run does: no lock-order deadlock.
+    finished_at = timezone.now()
     with transaction.atomic():
         events.emit(
             run,
@@ -126,9 +127,16 @@ def _run_step(
             status=status,
             result=result if status == Execution.Status.COMPLETED else error,
             usage=usage.as_event(),
-            duration_ms=int((timezone.now() - execution.started_at).total_seconds() * 1000),
+            duration_ms=int((finished_at - execution.started_at).total_seconds() * 1000),
         )
-        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage.as_dict())
+        services.execution_finish(
+            execution=execution,
+            status=status,
+            result=result,
+            error=error,
+            usage=usage.as_dict(),
+            finished_at=finished_at,
+        )
         end_step(run, step, outcome)
     tracing.end_agent(run_id=str(run.pk), agent_id=str(agent.pk), status=status)
     if over_limit is not None:

@@ -538,10 +538,16 @@ def execution_start(*, run: Run, step: PlanStep, agent: Agent, task: str) -> Exe
 
 
 def execution_finish(
-    *, execution: Execution, status: str, result: str = "", error: str = "", usage: dict[str, Any]
+    *,
+    execution: Execution,
+    status: str,
+    result: str = "",
+    error: str = "",
+    usage: dict[str, Any],
+    finished_at: datetime | None = None,
 ) -> None:
     """Give an execution its final status and usage (tokens, calls, ``cost_usd`` and ``cost_known``)."""
-    now = timezone.now()
+    now = finished_at or timezone.now()
     counts = {name: usage[name] for name in USAGE_FIELDS if name in usage}
     Execution.objects.filter(pk=execution.pk).update(
         status=status, result=result, error=error, finished_at=now, **counts

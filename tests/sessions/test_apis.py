@@ -85,6 +85,26 @@ def test_list_shows_only_my_sessions_newest_activity_first_with_counts(api, user
     assert items[1]["entity_id"] is None
 
 
+def test_list_search_matches_titles_and_messages_of_my_sessions_only(api, user, other_user):
+    lisbon = services.session_create(user=user, title="Trip to Lisbon")
+    groceries = services.session_create(user=user, title="Weekly groceries")
+    services.message_create(session=groceries, role=Message.Role.USER, content="Buy pastéis de nata for LISBON")
+    services.message_create(session=groceries, role=Message.Role.ASSISTANT, content="Noted.")
+    services.session_create(user=user, title="Unrelated")
+    services.session_create(user=other_user, title="Lisbon too, but not mine")
+
+    found = api.get("/api/sessions/", {"search": "  lisbon "}).json()
+    by_message = api.get("/api/sessions/", {"search": "nata"}).json()
+    nothing = api.get("/api/sessions/", {"search": "madrid"}).json()
+    everything = api.get("/api/sessions/", {"search": ""}).json()
+
+    assert {item["id"] for item in found["results"]} == {str(lisbon.pk), str(groceries.pk)}
+    # Matching through a message leaves the counts whole (both messages, not just the matching one).
+    assert [item["message_count"] for item in by_message["results"]] == [2]
+    assert nothing["count"] == 0
+    assert everything["count"] == 3
+
+
 def test_list_page_size_is_capped_at_100(api, user):
     ChatSession.objects.bulk_create([ChatSession(user=user, title=f"s{n}") for n in range(105)])
 

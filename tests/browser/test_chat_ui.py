@@ -157,11 +157,17 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     answer_text = session.messages.get(role=Message.Role.ASSISTANT).content
     assert answer.inner_text().split()[:3] == answer_text.split()[:3]
 
-    # Reopening the chat shows the history, and the stored plan can be replayed under the answer.
+    # Reopening the chat shows the history with the stored plan folded under its summary; it opens.
+    step_count = steps.count()
     page.reload()
-    page.wait_for_selector(".message-assistant .run-footer button")
-    page.click(".message-assistant .run-footer button")
-    page.wait_for_selector(".message-assistant .run-replay .plan-steps .step")
+    plan = page.locator(".run .plan")
+    plan.locator(".step").first.wait_for(state="attached")
+    assert plan.get_attribute("open") is None
+    assert plan.locator(".plan-progress").inner_text() == f"{step_count} of {step_count} steps done"
+    plan.locator("summary.plan-head").click()
+    assert plan.locator(".step[data-status=completed]").count() == step_count
+    assert plan.locator("details.executor").count() == step_count
+    ui.screenshot("04b-plan-after-reload")
     assert page.locator(".message-user").count() == 1
 
 

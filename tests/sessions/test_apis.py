@@ -340,6 +340,7 @@ def test_message_status_is_read_only(api, user):
 def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     first = make_run(user, "first")
     answer = services.message_create(session=first.session, role=Message.Role.ASSISTANT, content="done")
+    Run.objects.filter(pk=first.pk).update(route=Run.Route.SIMPLE, route_reason="a greeting")
     run_finish(run=first, status=Run.Status.COMPLETED, assistant_message=answer)
     second = make_run(user, "second", session_id=first.session_id)
     events.emit(second, events.ANALYSIS, strategy="simple", reason="short")
@@ -357,6 +358,9 @@ def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     assert active["assistant_message_id"] is None
     assert finished["status"] == "completed" and finished["is_active"] is False
     assert finished["assistant_message_id"] == str(answer.pk)
+    # Enough to draw the turn after a reload: its route and why, usage, error, duration.
+    assert (finished["route"], finished["route_reason"]) == ("simple", "a greeting")
+    assert {"total_tokens", "llm_calls", "error_code", "error_message", "duration_ms"} <= set(finished)
     assert "idempotency_key" not in active and "request_hash" not in active and "user" not in active
     assert "worker" not in active and "reserved_tokens" not in active
 

@@ -424,8 +424,15 @@ def test_second_tab_gets_409_and_can_follow_the_running_answer(open_browser, use
     assert second.input_value("#message") == "a message from the other tab"
     first.screenshot("15-conflict-in-second-tab", page=second)
     second.get_by_role("button", name="Show the running answer").click()
+    # The running answer comes with the question it answers (asked in the other tab).
+    following = second.locator(".turn").nth(1)
+    following.locator(".run").wait_for()
+    assert following.locator(".message-user .bubble").inner_text() == "and now with milk"
+    first.screenshot("15b-second-tab-follows-with-the-question", page=second)
     second.wait_for_selector(".run[data-status=completed] >> nth=1", timeout=15_000)
-    assert second.locator(".run").nth(1).locator(".answer").inner_text() == "Final answer for both tabs."
+    assert following.locator(".answer").inner_text() == "Final answer for both tabs."
+    assert second.locator(".turn").count() == 2
+    assert second.input_value("#message") == "a message from the other tab", "the unsent text is kept"
     assert Run.objects.filter(user=user).count() == 2
 
 

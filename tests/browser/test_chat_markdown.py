@@ -217,3 +217,23 @@ def test_code_block_streams_without_a_half_drawn_frame(open_browser, user, stub_
     code = page.locator(".run .answer .code-block")
     assert code.locator(".code-lang").inner_text() == "bash"
     assert code.locator("pre code").inner_text() == "echo one\necho two\necho three"
+
+
+def test_model_html_is_inert_under_the_pages_policy_too(open_browser, user, stub_model):
+    """The same payloads with the Content-Security-Policy on: nothing is refused, because nothing tries.
+
+    The browser reports each refusal of the policy as a console error, which fails the test
+    (``open_browser``): a payload that got past the sanitizer would show up here even if the
+    policy stopped it.
+    """
+    stub_model.responder = lambda request: Text(XSS_ANSWER)
+    ui = open_browser(bypass_csp=False)
+    page = ui.page
+    ui.login(user.username)
+    page.fill("#message", "show me some html again")
+    page.keyboard.press("Enter")
+    run = page.locator(".run[data-status=completed]")
+    run.wait_for()
+    assert "<script>" in run.locator(".answer").inner_text()
+    assert run.locator(".answer script, .answer img, .answer iframe").count() == 0
+    assert page.evaluate("window.__pwned") is None

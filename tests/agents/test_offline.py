@@ -605,3 +605,10 @@ def test_offline_model_delay_setting_is_checked_at_start(value, ok):
         assert float(done.stdout.strip()) == float(value)
     else:
         assert "OFFLINE_MODEL_DELAY" in done.stderr
+
+
+def test_the_offline_model_names_itself_in_its_replies_whatever_it_was_asked_for():
+    """As a real server does (asked for "gpt-4o", it answers "gpt-4o-2024-08-06"): stored calls say who answered."""
+    for message in ("hello!", "what is 2+2"):
+        result = llm.chat_stream(model="gpt-4o-mini", messages=[{"role": "user", "content": message}], tools=None)
+        assert result.model == "offline"

@@ -31,6 +31,25 @@ WATCH_SCRIPT = """
 }
 """
 
+# Resolve with the conversation's scrollTop once it has not moved for five frames.
+SCROLL_SETTLED = """
+() => new Promise((resolve) => {
+  const box = document.querySelector("#conversation");
+  let last = box.scrollTop;
+  let still = 0;
+  const tick = () => {
+    if (box.scrollTop === last) {
+      if (++still >= 5) return resolve(last);
+    } else {
+      still = 0;
+      last = box.scrollTop;
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})
+"""
+
 LAST_LINE_VISIBLE = """
 () => {
   const box = document.querySelector("#conversation").getBoundingClientRect();
@@ -47,7 +66,10 @@ def long_plan_responder(*, chunk_delay: float):
 
     def reply(request):
         if is_routing(request):
-            steps = [(f"s{n}", f"Step number {n}", f"Do part {n}", [f"s{n - 1}"] if n > 1 else []) for n in range(1, 7)]
+            steps = [
+                (f"s{n}", f"Step number {n}", f"Do part {n}", [f"s{n - 1}"] if n > 1 else [])
+                for n in range(1, STEPS + 1)
+            ]
             return plan("A long piece of work", steps)
         if is_executor(request):
             if not has_tool_results(request):
@@ -62,10 +84,11 @@ def long_plan_responder(*, chunk_delay: float):
     return reply
 
 
+DISTANCE = "(b => b.scrollHeight - b.scrollTop - b.clientHeight)(document.querySelector('#conversation'))"
+
+
 def distance_to_bottom(page) -> float:
-    return page.evaluate(
-        "(b => b.scrollHeight - b.scrollTop - b.clientHeight)(document.querySelector('#conversation'))"
-    )
+    return page.evaluate(DISTANCE)
 
 
 @pytest.mark.parametrize(("width", "height", "name"), [(1280, 720, "desktop"), (390, 844, "phone")])
@@ -87,10 +110,13 @@ def test_a_long_plan_is_followed_to_its_last_line(open_browser, user, stub_model
     checks, worst = page.evaluate("[window.__checks, window.__worst]")
     assert checks > STEPS, "the watcher saw the content grow"
     assert worst <= 1, f"the view was left {worst}px above its bottom after a layout"
-    # The last line (the usage under the answer) is inside the visible box, whole.
+    # The last line (the usage under the answer) is inside the visible box, whole, once the frame that
+    # drew it is laid out.
+    page.wait_for_function(
+        f"(l => l.footerBottom <= l.boxBottom + 0.5 && l.footerTop >= l.boxTop)(({LAST_LINE_VISIBLE})())"
+    )
     lines = page.evaluate(LAST_LINE_VISIBLE)
     assert lines["footerBottom"] <= lines["boxBottom"] + 0.5, lines
-    assert lines["footerTop"] >= lines["boxTop"], lines
     assert "tokens" in page.locator(".run .run-footer").inner_text()
     assert page.locator("#jump-latest").is_hidden()
 
@@ -116,10 +142,8 @@ def test_scrolling_up_stops_following_and_jump_to_latest_comes_back(
     # The person scrolls up (a wheel over the conversation) while the run goes on.
     page.locator("#conversation").hover()
     page.mouse.wheel(0, -400)
-    page.wait_for_function(
-        "document.querySelector('#conversation').scrollTop > 0 && !document.querySelector('#jump-latest').hidden"
-    )
-    held = page.evaluate("document.querySelector('#conversation').scrollTop")
+    page.wait_for_selector("#jump-latest:not([hidden])")
+    held = page.evaluate(SCROLL_SETTLED)  # a wheel scroll may be animated: wait for it to come to rest
     assert distance_to_bottom(page) > 100
     page.locator(".run .step[data-status=completed]").nth(3).wait_for(timeout=20_000)  # more content arrived
     ui.screenshot(f"follow-03-{name}-scrolled-up")
@@ -127,8 +151,9 @@ def test_scrolling_up_stops_following_and_jump_to_latest_comes_back(
     assert page.locator("#jump-latest").is_visible()
 
     page.click("#jump-latest")
-    assert distance_to_bottom(page) <= 1
+    page.wait_for_function(f"{DISTANCE} <= 1")  # at the next frame at the latest
     assert page.locator("#jump-latest").is_hidden()
     page.wait_for_selector(".turn:last-child .run[data-status=completed]", timeout=30_000)
-    assert distance_to_bottom(page) <= 1, "following again after the jump, to the end"
+    page.wait_for_function(f"{DISTANCE} <= 1")  # following again after the jump, to the end
+    assert page.locator("#jump-latest").is_hidden()
     ui.screenshot(f"follow-04-{name}-jumped")

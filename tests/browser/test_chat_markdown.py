@@ -201,19 +201,36 @@ def test_model_html_never_executes(open_browser, user, stub_model):
     assert len(page.context.pages) == 1
 
 
+# Every state the answer was drawn in while it streamed: whether it had a code block, the code so far,
+# and whether any paragraph held a line of the code.
+ANSWER_LOG_SCRIPT = """
+window.__drawn = [];
+new MutationObserver(() => {
+  const answer = document.querySelector(".run.is-running .answer");
+  if (!answer) return;
+  const code = answer.querySelector(".code-block pre code");
+  const strayCode = [...answer.querySelectorAll("p")].some((p) => p.textContent.includes("echo"));
+  window.__drawn.push({ code: code ? code.textContent : null, strayCode });
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
 def test_code_block_streams_without_a_half_drawn_frame(open_browser, user, stub_model):
     """An unclosed fence while streaming is already a code block, not paragraphs that jump into one later."""
     answer = "Run this:\n\n```bash\necho one\necho two\necho three\n```\n\nDone."
     pieces = ["Run this:\n\n", "```bash\necho one\n", "echo two\n", "echo three\n```\n\nDone."]
-    stub_model.responder = lambda request: Text(answer, chunks=pieces, chunk_delay=0.3)
+    stub_model.responder = lambda request: Text(answer, chunks=pieces, chunk_delay=0.5)
     ui = open_browser()
     page = ui.page
+    page.add_init_script(ANSWER_LOG_SCRIPT)
     ui.login(user.username)
     page.fill("#message", "how do I print three lines?")
     page.keyboard.press("Enter")
-    page.wait_for_selector(".run.is-running .answer .code-block pre code")
-    assert page.locator(".run .answer p", has_text="echo").count() == 0
     page.wait_for_selector(".run[data-status=completed]")
+    drawn = page.evaluate("window.__drawn")
+    assert not any(state["strayCode"] for state in drawn), "a line of code was drawn as a paragraph"
+    partial = {state["code"] for state in drawn if state["code"] and "three" not in state["code"]}
+    assert partial, f"the open fence was drawn as code while it streamed: {drawn}"
     code = page.locator(".run .answer .code-block")
     assert code.locator(".code-lang").inner_text() == "bash"
     assert code.locator("pre code").inner_text() == "echo one\necho two\necho three"

@@ -10,7 +10,7 @@ class AgentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from agents import checks  # noqa: F401 (registers the system checks)
+        from agents import checks, receivers  # noqa: F401 (registers the system checks and signal receivers)
 
         # When this process started: queued runs older than this were left by an earlier one (the sweeper).
         self.started_at = timezone.now()

@@ -18,6 +18,7 @@ __all__ = [
     "RunLimitExceeded",
     "RunNotFound",
     "RunReleased",
+    "TooManyStreams",
 ]
 
 
@@ -44,6 +45,11 @@ class RateLimited(TooManyRequests):
 class BudgetExceeded(TooManyRequests):
     code = "token_budget_exceeded"
     message = "Token budget for this minute is used up; try again later."
+
+
+class TooManyStreams(TooManyRequests):
+    code = "too_many_streams"
+    message = "Too many event streams open; close one and try again."
 
 
 class RunCancelled(Exception):

@@ -339,6 +339,11 @@ class RunEvent(models.Model):
     data = models.JSONField(
         encoder=DjangoJSONEncoder, help_text="The whole event as sent, type/run_id/seq/ts included."
     )
+    frame = models.TextField(
+        blank=True,
+        default="",
+        help_text="The event as one line of JSON, exactly as streams send it (replays send it as stored).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

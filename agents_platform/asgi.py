@@ -13,6 +13,7 @@ rest back, so the next process (or another one) resumes them.
 """
 
 import asyncio
+import gc
 import logging
 import os
 
@@ -26,6 +27,19 @@ from django.conf import settings  # noqa: E402  (settings are ready only after s
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 logger = logging.getLogger(__name__)
+
+
+def settle_garbage_collector() -> None:
+    """Move everything start-up made out of the collector's sight, and collect the young less often.
+
+    Django, the apps and the SDKs leave ~100k long-lived objects; without this
+    every full collection walks them all, pausing every open stream (the
+    100-200 ms tails of a 500-stream fan-out). New objects are still collected.
+    https://docs.python.org/3/library/gc.html#gc.freeze
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 class Lifespan:
@@ -44,6 +58,7 @@ class Lifespan:
             if message["type"] == "lifespan.startup":
                 try:
                     await asyncio.to_thread(worker.ensure_maintenance)
+                    settle_garbage_collector()
                 except Exception as exc:  # a server that cannot start says why
                     logger.exception("Startup failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -130,6 +131,8 @@ INSTALLED_APPS = [
 # Every middleware here is async-capable, so an async streaming view runs
 # without hopping to a thread per request.
 MIDDLEWARE = [
+    # First: a browser's preflight is answered before anything else looks at it (async-capable).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "agents_platform.middleware.ContentSecurityPolicyMiddleware",
     "agents_platform.middleware.ServiceUnavailableMiddleware",
@@ -277,6 +280,8 @@ if "pool" in _database.get("OPTIONS", {}):
             f"set DATABASE_POOL_MAX to at least {_pool_needed} or lower AGENT_MAX_PARALLEL_EXECUTORS"
         )
 AGENT_STREAM_KEEPALIVE = env_float("AGENT_STREAM_KEEPALIVE", 15.0)
+# Event streams (run streams and session feeds) one user may hold open at once, counted in the shared cache.
+AGENT_MAX_STREAMS_PER_USER = env_int("AGENT_MAX_STREAMS_PER_USER", 20, minimum=1)
 
 # --- Celery (AGENT_RUNNER=celery) ---------------------------------------------
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -294,6 +299,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_SEND_TASK_EVENTS = False
+
+# --- CORS: browser clients on other origins --------------------------------------
+# https://github.com/adamchainz/django-cors-headers#configuration
+# Only the API and its streams; credentials (the session cookie) allowed for the listed origins.
+CORS_ALLOWED_ORIGINS = [
+    origin.strip().rstrip("/")
+    for origin in (env_str("DJANGO_CORS_ALLOWED_ORIGINS", "") or "").split(",")
+    if origin.strip()
+]
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not re.fullmatch(r"https?://[^/\s]+", _origin):
+        raise ImproperlyConfigured(
+            f"DJANGO_CORS_ALLOWED_ORIGINS must list origins like https://app.example.com, got {_origin!r}"
+        )
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "x-csrftoken",
+    "x-requested-with",
+    "last-event-id",
+    "idempotency-key",
+)
+CORS_EXPOSE_HEADERS = ("Retry-After",)
 
 # --- Auth and API ------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from agents.http.history import SessionRunListApi
+from agents.http.session_feed import session_stream
 from sessions.views import chat
 
 from . import views
@@ -28,6 +29,7 @@ urlpatterns = [
     # Before the sessions include: the runs list reads the engine's models, so it lives in agents.
     # A str id (not uuid) so a malformed id gets the JSON 404, as on every other session route.
     path("api/sessions/<str:session_id>/runs/", SessionRunListApi.as_view(), name="session-runs"),
+    path("api/sessions/<str:session_id>/stream", session_stream, name="session-stream"),
     path("api/sessions/", include("sessions.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),

@@ -34,20 +34,13 @@ CACHE_DB, BROKER_DB = 10, 11
 
 
 def setup_django() -> None:
-    workdir = tempfile.mkdtemp(prefix="agents-bench-durability-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
-    os.environ.pop("REDIS_URL", None)
-    os.environ["LOG_LEVEL"] = "ERROR"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "agents_platform.settings"
-    import django
-    from django.core.management import call_command
+    from bench.run import setup_django as setup
 
-    django.setup()
-    call_command("migrate", verbosity=0)
-    # The processes read the same file by DATABASE_URL; tests.support reads NAME from the settings.
+    path = setup("agents-bench-durability-")
+    # The child processes read the same file by DATABASE_URL; tests.support reads NAME from the settings.
     from django.conf import settings
 
-    settings.DATABASES["default"]["NAME"] = f"{workdir}/bench.sqlite3"
+    settings.DATABASES["default"]["NAME"] = path
 
 
 def main() -> None:
@@ -58,7 +51,7 @@ def main() -> None:
     from agents.models import RunEvent
     from tests.live_server import LiveClient
     from tests.stub_model import StubModel, Text, is_executor, is_routing, last_user_text, plan
-    from tests.support.processes import Web, Worker, flush_redis, platform_env, wait_workers_ready
+    from tests.support.processes import Web, Worker, check_redis, platform_env, wait_workers_ready
 
     slow = threading.Event()
 
@@ -73,7 +66,7 @@ def main() -> None:
 
     stub = StubModel().start()
     stub.responder = reply
-    flush_redis(CACHE_DB, BROKER_DB)
+    check_redis()
     user = get_user_model().objects.create_user(username="bench")
     token = Token.objects.create(user=user).key
     logs = Path(tempfile.mkdtemp(prefix="agents-bench-logs-"))
@@ -81,6 +74,8 @@ def main() -> None:
         redis_db=CACHE_DB,
         broker_url=f"redis://127.0.0.1:6379/{BROKER_DB}",
         AGENT_RUNNER="celery",
+        CELERY_QUEUE=f"agents-bench-{os.getpid()}",
+        CACHE_KEY_PREFIX=f"agents-bench-{os.getpid()}",
         AGENT_LEASE_SECONDS=str(LEASE),
         AGENT_DRAIN_SECONDS="0",
         LLM_PROVIDER="openai",

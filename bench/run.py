@@ -42,10 +42,11 @@ REPLAY_EVENTS = 1000
 SDK_KWARGS = {"model", "messages", "tools", "tool_choice", "stream", "stream_options", "temperature", "max_tokens"}
 
 
-def setup_django() -> None:
-    """Point Django at a throwaway SQLite database and migrate it."""
-    workdir = tempfile.mkdtemp(prefix="agents-bench-")
-    os.environ["DATABASE_URL"] = f"sqlite:///{workdir}/bench.sqlite3"
+def setup_django(prefix: str = "agents-bench-") -> str:
+    """Point Django at a throwaway SQLite database, migrate it, and return its path."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    path = f"{workdir}/bench.sqlite3"
+    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     os.environ.pop("REDIS_URL", None)
     os.environ["LOG_LEVEL"] = "ERROR"
     os.environ["DJANGO_SETTINGS_MODULE"] = "agents_platform.settings"
@@ -54,6 +55,7 @@ def setup_django() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+    return path
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -298,6 +300,7 @@ def main() -> None:
     stub.responder = responder
     settings.LLM_PROVIDER, settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = "openai", stub.base_url, "bench"
     settings.AGENT_RATE_LIMIT, settings.AGENT_TOKEN_BUDGET = "100000/m", 10**9
+    settings.AGENT_MAX_STREAMS_PER_USER = 100_000  # one bench user holds every fan-out stream
     llm.reset_client()
     user = get_user_model().objects.create_user(username="bench")  # token auth only: no password
     token = Token.objects.create(user=user).key

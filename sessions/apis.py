@@ -12,7 +12,9 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_platform.schema import error_responses
+from agents_platform.errors import InvalidInput
+from agents_platform.parsers import SafeJSONParser
+from agents_platform.schema import CSRF_FAILED, DRF_NOT_AUTHENTICATED, error_responses
 
 from . import selectors, services
 from .serializers import MessageSerializer, SessionSerializer, SessionUpdateSerializer
@@ -20,6 +22,9 @@ from .serializers import MessageSerializer, SessionSerializer, SessionUpdateSeri
 SESSION_ID = OpenApiParameter(
     "session_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The session's id (one of yours)."
 )
+# What every paginated list answers besides 200: a bad page_size, and (like DRF) 404 for a bad page.
+LIST_ERRORS = {400: ["invalid_page_size"], 401: DRF_NOT_AUTHENTICATED, 404: ["not_found"]}
+SESSION_NOT_FOUND = ["session_not_found"]
 
 
 SEARCH_MAX_CHARS = 200
@@ -36,7 +41,7 @@ SEARCH_MAX_CHARS = 200
             f"the first {SEARCH_MAX_CHARS} characters count).",
         )
     ],
-    responses={200: SessionSerializer(many=True), **error_responses(401)},
+    responses={200: SessionSerializer(many=True), **error_responses(LIST_ERRORS)},
 )
 class SessionListApi(generics.ListAPIView):
     """List your chat sessions, newest activity first; ``?search=`` narrows them."""
@@ -52,18 +57,36 @@ class SessionListApi(generics.ListAPIView):
 class SessionDetailApi(APIView):
     """Read, rename or delete one of your chat sessions."""
 
-    @extend_schema(responses={200: SessionSerializer, **error_responses(401, 404)})
+    # JSON only: a form or multipart body cannot say "not an object", so any garbage parsed as an empty form.
+    parser_classes = [SafeJSONParser]
+
+    @extend_schema(
+        responses={200: SessionSerializer, **error_responses({401: DRF_NOT_AUTHENTICATED, 404: SESSION_NOT_FOUND})}
+    )
     def get(self, request, session_id: str):
         session = selectors.session_get(user=request.user, session_id=session_id, with_usage=True)
         return Response(SessionSerializer(session).data)
 
     @extend_schema(
         request=SessionUpdateSerializer,
-        responses={200: SessionSerializer, **error_responses(400, 401, 403, 404)},
-        description="Change the title; any other field of the body is ignored. An empty title answers 400.",
+        responses={
+            200: SessionSerializer,
+            **error_responses(
+                {
+                    400: ["invalid", "invalid_body", "invalid_title", "parse_error"],
+                    401: DRF_NOT_AUTHENTICATED,
+                    403: CSRF_FAILED,
+                    404: SESSION_NOT_FOUND,
+                    415: ["unsupported_media_type"],
+                }
+            ),
+        },
+        description="Change the title; any other field of the body is ignored. A blank title answers 400.",
     )
     def patch(self, request, session_id: str):
         session = selectors.session_get(user=request.user, session_id=session_id)
+        if not isinstance(request.data, dict):
+            raise InvalidInput("The body must be a JSON object.", code="invalid_body")
         update = SessionUpdateSerializer(data=request.data)
         update.is_valid(raise_exception=True)
         if "title" in update.validated_data:
@@ -72,7 +95,10 @@ class SessionDetailApi(APIView):
         return Response(SessionSerializer(session).data)
 
     @extend_schema(
-        responses={204: None, **error_responses(401, 403, 404)},
+        responses={
+            204: None,
+            **error_responses({401: DRF_NOT_AUTHENTICATED, 403: CSRF_FAILED, 404: SESSION_NOT_FOUND}),
+        },
         description="Delete the session with its messages, runs, plans and events.",
     )
     def delete(self, request, session_id: str):
@@ -84,7 +110,10 @@ class SessionDetailApi(APIView):
 @extend_schema(
     tags=["sessions"],
     parameters=[SESSION_ID],
-    responses={200: MessageSerializer(many=True), **error_responses(401, 404)},
+    responses={
+        200: MessageSerializer(many=True),
+        **error_responses({**LIST_ERRORS, 404: ["not_found", *SESSION_NOT_FOUND]}),
+    },
 )
 class SessionMessageListApi(generics.ListAPIView):
     """List a session's messages, oldest first."""

@@ -64,3 +64,8 @@ def message_search(
     if exclude_id is not None:
         queryset = queryset.exclude(pk=exclude_id)
     return list(queryset.order_by("-created_at", "-id")[:limit])
+
+
+def session_exists(*, session_id: uuid.UUID | str) -> bool:
+    """Return whether the session still exists (a feed ends when it is deleted)."""
+    return ChatSession.objects.filter(pk=session_id).exists()

@@ -1,15 +1,17 @@
 """Writes to chat sessions and messages, shared by views, admin and the engine."""
 
+import time
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents_platform.errors import InvalidInput
+from agents_platform.errors import InvalidInput, NotFound
 
 from .models import ChatSession, Message
+from .signals import session_delete_locking, session_deleting
 
 TITLE_MAX_CHARS = 200
 
@@ -35,19 +37,45 @@ def session_create(
 
 
 def session_rename(*, session: ChatSession, title: str) -> ChatSession:
-    """Retitle a session; the title is trimmed and must not be empty."""
+    """Retitle a session; the title is trimmed and must not be empty.
+
+    Raises NotFound when the session was deleted since it was read (a rename
+    racing a delete), where ``save(update_fields=...)`` raised a DatabaseError.
+    """
     cleaned = _clean_title(title)
     if not cleaned:
         raise InvalidInput("The title must not be empty.", code="invalid_title", fields={"title": ["Required."]})
-    session.title = cleaned
-    session.save(update_fields=["title", "updated_at"])
+    updated_at = timezone.now()
+    if not ChatSession.objects.filter(pk=session.pk).update(title=cleaned, updated_at=updated_at):
+        raise NotFound("Session not found.", code="session_not_found")
+    session.title, session.updated_at = cleaned, updated_at
     return session
 
 
+DELETE_TRIES = 3
+
+
 def session_delete(*, session: ChatSession) -> None:
-    """Delete a session and everything that hangs on it (messages, runs, plans, events)."""
-    with transaction.atomic():
-        session.delete()
+    """Delete a session and everything that hangs on it (messages, runs, plans, events).
+
+    Other apps may still be writing under the session (a run's agents). First
+    ``session_deleting`` lets them stop (the engine cancels the session's runs
+    and waits briefly); then, in the deleting transaction,
+    ``session_delete_locking`` lets them lock what their inserts reference. A
+    writer that still raced the cascade (PostgreSQL reports a deadlock or a
+    foreign-key conflict) makes the delete try again, up to DELETE_TRIES times.
+    """
+    session_deleting.send(sender=ChatSession, session=session)
+    for attempt in range(1, DELETE_TRIES + 1):
+        try:
+            with transaction.atomic():
+                session_delete_locking.send(sender=ChatSession, session=session)
+                session.delete()
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == DELETE_TRIES:
+                raise
+            time.sleep(0.1 * attempt)
 
 
 def message_create(

@@ -46,7 +46,8 @@ from rest_framework.authtoken.models import Token
 
 from agents.runtime import runners
 
-FRAME_RE = re.compile(r"id: (?P<id>\d+)\ndata: (?P<data>[^\n]*)")
+# A run stream's ids are its seq; a session feed's are <run_id>:<seq>.
+FRAME_RE = re.compile(r"id: (?P<id>\d+|[0-9a-f-]{36}:\d+)\ndata: (?P<data>[^\n]*)")
 COMMENT_RE = re.compile(r":(?P<comment>[^\n]*)")
 RUNS_FINISH_TIMEOUT = 30.0
 
@@ -56,7 +57,7 @@ class SSEFrame:
     """One frame of an event stream: an event (``id`` and ``data``) or a comment."""
 
     raw: str
-    id: int | None = None
+    id: int | str | None = None
     data: str | None = None
     comment: str | None = None
 
@@ -70,7 +71,8 @@ class SSEFrame:
 def parse_frame(block: str) -> SSEFrame:
     """Parse one frame (without its blank line), exactly as CONTRACT.md section 4 writes them."""
     if match := FRAME_RE.fullmatch(block):
-        return SSEFrame(raw=block, id=int(match["id"]), data=match["data"])
+        event_id = match["id"]
+        return SSEFrame(raw=block, id=int(event_id) if event_id.isdigit() else event_id, data=match["data"])
     if match := COMMENT_RE.fullmatch(block):
         return SSEFrame(raw=block, comment=match["comment"].strip())
     raise AssertionError(f"malformed SSE frame: {block!r}")

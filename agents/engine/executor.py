@@ -110,8 +110,8 @@ def _run_step(
     outcome = StepOutcome(status=step_status, result=result, error=error)
     # The execution, its step and their events commit together: an owner lost after this point
     # leaves a finished step (never run again), before it a running one (run again by the next owner).
+    # The run's row is locked first (by the event), as every writer of a run does: no lock-order deadlock.
     with transaction.atomic():
-        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage)
         events.emit(
             run,
             events.EXECUTOR_RESULT,
@@ -121,6 +121,7 @@ def _run_step(
             result=result if status == Execution.Status.COMPLETED else error,
             usage=usage,
         )
+        services.execution_finish(execution=execution, status=status, result=result, error=error, usage=usage)
         end_step(run, step, outcome)
     return outcome
 
@@ -128,7 +129,6 @@ def _run_step(
 def end_step(run: Run, step: PlanStep, outcome: StepOutcome) -> None:
     """Give a step its final status and emit `step_complete`, in one transaction."""
     with transaction.atomic():
-        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
         events.emit(
             run,
             events.STEP_COMPLETE,
@@ -139,3 +139,4 @@ def end_step(run: Run, step: PlanStep, outcome: StepOutcome) -> None:
                 "result": outcome.result if outcome.status == PlanStep.Status.COMPLETED else outcome.error,
             },
         )
+        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)

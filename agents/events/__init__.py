@@ -2,13 +2,17 @@
 
 ``emit()`` is the only way an event comes to be. It stores the event with
 the run's next ``seq`` (locking the run row, so parallel executors never
-share or skip a number) and only after the commit wakes listeners through
-the bus. The database is the source of truth; the bus only says "look again".
+share or skip a number), encoded once as the one line of JSON every stream
+sends, and only after the commit hands that frame to the bus: live streams
+send it from memory, replays send the stored text. The database is the
+source of truth; a stream that misses a frame reads it from there.
 """
 
+import json
 import uuid
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
@@ -91,9 +95,11 @@ def emit(run: Run | uuid.UUID | str, type: str, *, closing: bool = False, **fiel
             "ts": timezone.now().isoformat().replace("+00:00", "Z"),
             **fields,
         }
-        event = RunEvent.objects.create(run_id=locked.pk, seq=seq, type=type, data=data)
+        # ASCII-escaped: model text can never break a line, forge a frame or an id.
+        frame = json.dumps(data, separators=(",", ":"), cls=DjangoJSONEncoder)
+        event = RunEvent.objects.create(run_id=locked.pk, seq=seq, type=type, data=data, frame=frame)
         Run.objects.filter(pk=locked.pk).update(last_event_seq=seq)
-        transaction.on_commit(lambda: bus.publish(str(locked.pk), seq))
+        transaction.on_commit(lambda: bus.publish(str(locked.pk), seq, frame=(type, frame)))
     if isinstance(run, Run):
         run.last_event_seq = seq
     return event

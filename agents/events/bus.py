@@ -48,6 +48,11 @@ logger = logging.getLogger(__name__)
 # How many runs' newest seq a bus remembers (an LRU): enough for every run
 # that is streaming now, small enough to never matter for memory.
 REMEMBERED_RUNS = 10_000
+# Frames kept in memory per run, for the runs published last (an LRU): a live
+# stream sends them without reading the database; one that fell further
+# behind reads the rest from there. At most ~FRAME_RUNS x FRAMES_PER_RUN frames.
+FRAMES_PER_RUN = 128
+FRAME_RUNS = 1_000
 # After a Redis failure, publishes skip Redis for this long (the poll covers it).
 REDIS_BACKOFF_SECONDS = 5.0
 REDIS_SOCKET_TIMEOUT = 2.0
@@ -74,17 +79,45 @@ class LocalBus:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[_Waiter]] = {}
         self._latest: OrderedDict[str, int] = OrderedDict()
+        self._frames: OrderedDict[str, OrderedDict[int, tuple[str, str]]] = OrderedDict()
 
-    def publish(self, run_id: str, seq: int) -> None:
-        """Say that run ``run_id`` has stored event ``seq``; never raises."""
+    def publish(self, run_id: str, seq: int, *, frame: tuple[str, str] | None = None) -> None:
+        """Say that run ``run_id`` has stored event ``seq`` (with its (type, JSON) frame); never raises."""
         try:
-            self.notify(run_id, seq)
+            self.notify(run_id, seq, frame=frame)
         except Exception:
             logger.exception("Bus: could not wake listeners of run %s", run_id)
 
-    def notify(self, run_id: str, seq: int) -> None:
-        """Wake this process's listeners of ``run_id`` that have not seen ``seq``."""
+    def frames_after(self, run_id: str, after_seq: int) -> list[tuple[int, str, str]]:
+        """Return the frames held in memory right after ``after_seq``, in order, without a gap (maybe none)."""
         with self._lock:
+            held = self._frames.get(run_id)
+            if not held:
+                return []
+            found, seq = [], after_seq + 1
+            while seq in held:
+                event_type, data = held[seq]
+                found.append((seq, event_type, data))
+                seq += 1
+            return found
+
+    def _keep_frame(self, run_id: str, seq: int, frame: tuple[str, str]) -> None:
+        held = self._frames.get(run_id)
+        if held is None:
+            held = self._frames[run_id] = OrderedDict()
+            if len(self._frames) > FRAME_RUNS:
+                self._frames.popitem(last=False)
+        else:
+            self._frames.move_to_end(run_id)
+        held[seq] = frame
+        while len(held) > FRAMES_PER_RUN:
+            held.popitem(last=False)
+
+    def notify(self, run_id: str, seq: int, *, frame: tuple[str, str] | None = None) -> None:
+        """Wake this process's listeners of ``run_id`` that have not seen ``seq``; keep its frame for them."""
+        with self._lock:
+            if frame is not None:
+                self._keep_frame(run_id, seq, frame)
             if self._latest.get(run_id, 0) < seq:
                 self._latest[run_id] = seq
                 self._latest.move_to_end(run_id)
@@ -154,13 +187,14 @@ class RedisBus(LocalBus):
         self.subscribed = threading.Event()
         self._subscriber: threading.Thread | None = None
 
-    def publish(self, run_id: str, seq: int) -> None:
-        """Wake local listeners at once, then tell the other processes; never raises."""
-        super().publish(run_id, seq)
+    def publish(self, run_id: str, seq: int, *, frame: tuple[str, str] | None = None) -> None:
+        """Wake local listeners at once, then tell the other processes (with the frame); never raises."""
+        super().publish(run_id, seq, frame=frame)
         if time.monotonic() < self._publish_paused_until:
             return
+        message = f"{run_id} {seq}" if frame is None else f"{run_id} {seq} {frame[0]} {frame[1]}"
         try:
-            self._client.publish(self.channel, f"{run_id} {seq}")
+            self._client.publish(self.channel, message)
         except Exception as exc:
             self._publish_paused_until = time.monotonic() + REDIS_BACKOFF_SECONDS
             logger.warning("Bus: Redis publish failed (%s); streams fall back to polling for a while", exc)
@@ -206,10 +240,11 @@ class RedisBus(LocalBus):
 
     def _on_message(self, data: bytes | str) -> None:
         text = data.decode() if isinstance(data, bytes) else data
-        run_id, _, seq = text.partition(" ")
+        parts = text.split(" ", 3)
         try:
-            self.notify(run_id, int(seq))
-        except ValueError:
+            frame = (parts[2], parts[3]) if len(parts) == 4 else None
+            self.notify(parts[0], int(parts[1]), frame=frame)
+        except (ValueError, IndexError):
             logger.warning("Bus: ignored a malformed notice %r", text[:100])
 
     def close(self) -> None:
@@ -242,12 +277,22 @@ def set_bus(bus: LocalBus | None) -> LocalBus | None:
     return previous
 
 
-def publish(run_id: str, seq: int) -> None:
-    """Say that run ``run_id`` has stored event ``seq``; never raises into the caller."""
+def session_key(session_id: str) -> str:
+    """Return the key under which a session's new runs are announced (its feed waits on it)."""
+    return f"session:{session_id}"
+
+
+def publish(run_id: str, seq: int, *, frame: tuple[str, str] | None = None) -> None:
+    """Say that run ``run_id`` has stored event ``seq`` (with its frame); never raises into the caller."""
     try:
-        get_bus().publish(run_id, seq)
+        get_bus().publish(run_id, seq, frame=frame)
     except Exception:
         logger.exception("Bus: publish of run %s seq %s failed", run_id, seq)
+
+
+def frames_after(run_id: str, after_seq: int) -> list[tuple[int, str, str]]:
+    """Return the run's frames this process holds in memory right after ``after_seq`` (maybe none)."""
+    return get_bus().frames_after(run_id, after_seq)
 
 
 async def wait(run_id: str, after_seq: int, timeout: float) -> None:

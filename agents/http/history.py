@@ -12,7 +12,7 @@ from rest_framework import generics, serializers
 
 from agents.models import Run
 from agents.runs.selectors import run_list_for_session
-from agents_platform.schema import error_responses
+from agents_platform.schema import DRF_NOT_AUTHENTICATED, error_responses
 from sessions.selectors import session_get
 
 
@@ -56,7 +56,12 @@ class RunSummarySerializer(serializers.ModelSerializer):
     parameters=[
         OpenApiParameter("session_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The session's id.")
     ],
-    responses={200: RunSummarySerializer(many=True), **error_responses(401, 404)},
+    responses={
+        200: RunSummarySerializer(many=True),
+        **error_responses(
+            {400: ["invalid_page_size"], 401: DRF_NOT_AUTHENTICATED, 404: ["not_found", "session_not_found"]}
+        ),
+    },
 )
 class SessionRunListApi(generics.ListAPIView):
     """List a session's runs, newest first."""

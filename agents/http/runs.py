@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from agents.http.serializers import RunDetailSerializer
 from agents.models import Execution, PlanStep
 from agents.runs import selectors, services
-from agents_platform.schema import error_responses
+from agents_platform.schema import CSRF_FAILED, DRF_NOT_AUTHENTICATED, error_responses
 
 RUN_ID = OpenApiParameter(
     "run_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The run's id (one of yours)."
@@ -30,7 +30,14 @@ CancelResponseSerializer = inline_serializer(
 )
 
 
-@extend_schema(tags=["agent"], parameters=[RUN_ID], responses={200: RunDetailSerializer, **error_responses(401, 404)})
+RUN_NOT_FOUND = ["run_not_found"]
+
+
+@extend_schema(
+    tags=["agent"],
+    parameters=[RUN_ID],
+    responses={200: RunDetailSerializer, **error_responses({401: DRF_NOT_AUTHENTICATED, 404: RUN_NOT_FOUND})},
+)
 class RunDetailApi(APIView):
     """Read one of your runs: status, route, usage, timings, plan with steps, executions."""
 
@@ -55,7 +62,10 @@ class RunDetailApi(APIView):
     tags=["agent"],
     parameters=[RUN_ID],
     request=None,
-    responses={202: CancelResponseSerializer, **error_responses(401, 403, 404)},
+    responses={
+        202: CancelResponseSerializer,
+        **error_responses({401: DRF_NOT_AUTHENTICATED, 403: CSRF_FAILED, 404: RUN_NOT_FOUND}),
+    },
     description="Ask the run to stop; idempotent. A finished run answers 202 with its final status. "
     "The run's stream ends with `done` `cancelled` once the agents have stopped.",
 )

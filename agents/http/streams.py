@@ -31,6 +31,7 @@ from typing import Any
 from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
@@ -40,7 +41,8 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from agents import events
 from agents.events import bus
-from agents.models import Run, RunEvent
+from agents.exceptions import TooManyStreams
+from agents.models import RunEvent
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents_platform.errors import (
@@ -60,7 +62,8 @@ STREAM_POLL_SECONDS = 2.0
 EVENT_BATCH = 500
 KEEPALIVE_FRAME = b": keep-alive\n\n"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-LAST_EVENT_ID = re.compile(r"\d{1,10}")
+# ASCII digits only (`\d` also takes other scripts' digits, which int() reads), at most 10 (the schema's maximum).
+LAST_EVENT_ID = re.compile(r"[0-9]{1,10}")
 
 
 def _give_back_connections() -> None:
@@ -149,15 +152,70 @@ def _count_stream(delta: int) -> None:
         _open_streams += delta
 
 
-def _frame(seq: int, data: dict[str, Any]) -> bytes:
-    return f"id: {seq}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n".encode()
+def _frame(event_id: str | int, data_json: str) -> bytes:
+    return f"id: {event_id}\ndata: {data_json}\n\n".encode()
 
 
-def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
-    """Return the next batch of the run's events after ``after_seq`` as SSE frames, and whether the run is gone."""
-    batch = selectors.run_events_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
-    gone = not batch and not Run.objects.filter(pk=run_id).exists()
-    return [(event.seq, event.type, _frame(event.seq, event.data)) for event in batch], gone
+def encode_batch(batch: list[tuple[int, str, str]], event_id) -> tuple[bytes, int, bool]:
+    """Return a batch's frames up to and including `done`, the last seq sent, and whether `done` was in it.
+
+    ``event_id(seq)`` is the frame id (a run stream's seq; a session feed's ``<run_id>:<seq>``).
+    """
+    frames, last_seq, finished = [], 0, False
+    for seq, event_type, data in batch:
+        frames.append(_frame(event_id(seq), data))
+        last_seq = seq
+        if event_type == events.DONE:
+            finished = True
+            break
+    return b"".join(frames), last_seq, finished
+
+
+def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """Return the run's next stored events after ``after_seq`` (seq, type, JSON text), and whether it is gone."""
+    batch = selectors.run_frames_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
+    gone = not batch and selectors.run_control(run_id=run_id) is None
+    return batch, gone
+
+
+# --- Stream slots: at most AGENT_MAX_STREAMS_PER_USER open streams per user ----
+
+
+def _slots_key(user_id: int) -> str:
+    return f"agent-streams:{user_id}"
+
+
+def _slots_ttl() -> int:
+    # Refreshed by every keep-alive; a count left by a killed process fades once the user's streams are idle.
+    return int(max(60.0, 4 * settings.AGENT_STREAM_KEEPALIVE))
+
+
+def streams_acquire(*, user_id: int) -> None:
+    """Take one of the user's stream slots (shared cache: across processes), or raise TooManyStreams."""
+    key = _slots_key(user_id)
+    cache.add(key, 0, _slots_ttl())
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, _slots_ttl())
+        count = 1
+    if count > settings.AGENT_MAX_STREAMS_PER_USER:
+        streams_release(user_id=user_id)
+        raise TooManyStreams(retry_after=int(settings.AGENT_STREAM_KEEPALIVE))
+    cache.touch(key, _slots_ttl())
+
+
+def streams_release(*, user_id: int) -> None:
+    """Give a stream slot back."""
+    try:
+        if cache.decr(_slots_key(user_id)) < 0:
+            cache.set(_slots_key(user_id), 0, _slots_ttl())
+    except ValueError:
+        pass  # the count expired: nothing to give back
+
+
+def streams_refresh(*, user_id: int) -> None:
+    cache.touch(_slots_key(user_id), _slots_ttl())
 
 
 # Reads in flight per event loop, by (run id, after seq). Streams of one run
@@ -168,7 +226,11 @@ def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, b
 _reads_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
 
-async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, bytes]], bool]:
+async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+    """Return the next frames: from memory when the bus holds them (live), else from the database (replay)."""
+    live = bus.frames_after(run_id, after_seq)
+    if live:
+        return live, False
     loop = asyncio.get_running_loop()
     in_flight = _reads_in_flight.setdefault(loop, {})
     key = (run_id, after_seq)
@@ -208,8 +270,8 @@ async def _release_request_thread() -> None:
             executor.shutdown(wait=False)
 
 
-async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> AsyncIterator[bytes]:
-    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``."""
+async def _event_stream(*, run_id: str, after_seq: int, finished: bool, user_id: int) -> AsyncIterator[bytes]:
+    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``; holds one stream slot."""
     loop = asyncio.get_running_loop()
     keepalive = settings.AGENT_STREAM_KEEPALIVE
     poll = min(STREAM_POLL_SECONDS, keepalive)
@@ -225,14 +287,8 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
                 logger.warning("Stream of run %s: reading events failed", run_id, exc_info=True)
                 batch, gone = [], False
             if batch:
-                frames = []
-                for seq, event_type, frame in batch:
-                    frames.append(frame)
-                    after_seq = seq
-                    if event_type == events.DONE:
-                        finished = True
-                        break
-                yield b"".join(frames)
+                chunk, after_seq, finished = encode_batch(batch, int)
+                yield chunk
                 last_write = loop.time()
                 if finished or len(batch) == EVENT_BATCH:
                     continue  # done, or more stored events to replay before waiting
@@ -241,6 +297,7 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
             idle = loop.time() - last_write
             if idle >= keepalive:
                 yield KEEPALIVE_FRAME
+                streams_refresh(user_id=user_id)
                 last_write, idle = loop.time(), 0.0
             await bus.wait(run_id, after_seq, timeout=min(poll, keepalive - idle))
     except asyncio.CancelledError:
@@ -248,15 +305,19 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool) -> Async
         raise
     finally:
         _count_stream(-1)
+        streams_release(user_id=user_id)
 
 
-def _stream_response(*, run_id: str, after_seq: int, finished: bool = False) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        _event_stream(run_id=run_id, after_seq=after_seq, finished=finished), content_type="text/event-stream"
-    )
+def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    """Return an event-stream response of an async iterator of frames."""
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def _stream_response(*, run_id: str, after_seq: int, user_id: int, finished: bool = False) -> StreamingHttpResponse:
+    return sse_response(_event_stream(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user_id))
 
 
 # --- Views -------------------------------------------------------------------
@@ -285,12 +346,20 @@ async def agent_stream(request: HttpRequest) -> HttpResponse:
         _method_check(request, "POST")
         user = await _authenticate(request)
         payload = _json_body(request)
-        run, _ = await _in_thread(
-            admission.run_accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
-        )
+        await _in_thread(streams_acquire, user_id=user.pk)
+        try:
+            run, _ = await _in_thread(
+                admission.run_accept,
+                user=user,
+                payload=payload,
+                idempotency_key=request.headers.get("Idempotency-Key"),
+            )
+        except BaseException:
+            streams_release(user_id=user.pk)
+            raise
     except DomainError as error:
         return error_response(error)
-    return _stream_response(run_id=str(run.pk), after_seq=0)
+    return _stream_response(run_id=str(run.pk), after_seq=0, user_id=user.pk)
 
 
 def _last_event_id(request: HttpRequest) -> tuple[int, str]:
@@ -301,11 +370,12 @@ def _last_event_id(request: HttpRequest) -> tuple[int, str]:
     ):
         if value is None:
             continue
-        if not LAST_EVENT_ID.fullmatch(value.strip()):
+        # Not stripped: the HTTP server already took the blanks around a header, and a query value is exact.
+        if not LAST_EVENT_ID.fullmatch(value):
             raise InvalidInput(
-                f"{name} must be a non-negative integer.",
+                f"{name} must be a non-negative integer of at most 10 digits.",
                 code="invalid_last_event_id",
-                fields={name: ["Must be a non-negative integer."]},
+                fields={name: ["Must be a non-negative integer of at most 10 digits."]},
             )
         return int(value), name
     return 0, "Last-Event-ID"
@@ -333,6 +403,7 @@ async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
         user = await _authenticate(request)
         after_seq, source = _last_event_id(request)
         run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq, source=source)
+        await _in_thread(streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
-    return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished)
+    return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user.pk)

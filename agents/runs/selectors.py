@@ -31,6 +31,16 @@ def run_events_after(*, run_id: uuid.UUID | str, after_seq: int, limit: int = 50
     return list(RunEvent.objects.filter(run_id=run_id, seq__gt=after_seq).order_by("seq")[:limit])
 
 
+def run_frames_after(*, run_id: uuid.UUID | str, after_seq: int, limit: int = 500) -> list[tuple[int, str, str]]:
+    """Return up to ``limit`` stored events after ``after_seq`` as (seq, type, JSON text as stored), in order."""
+    rows = (
+        RunEvent.objects.filter(run_id=run_id, seq__gt=after_seq)
+        .order_by("seq")
+        .values_list("seq", "type", "frame")[:limit]
+    )
+    return list(rows)
+
+
 def memory_list(*, user: AbstractBaseUser, query: str | None = None, limit: int = 20) -> list[Memory]:
     """Return the user's memories, newest first, optionally those containing ``query``."""
     queryset = Memory.objects.filter(user=user)
@@ -116,3 +126,26 @@ def running_owners() -> list[str]:
 def workers_live(*, within_seconds: float) -> list[WorkerProcess]:
     """Return the worker processes that gave a sign of life in the last ``within_seconds``."""
     return list(WorkerProcess.objects.filter(beat_at__gte=timezone.now() - timedelta(seconds=within_seconds)))
+
+
+def session_run(*, session: ChatSession, run_id: str) -> Run | None:
+    """Return one run of the session, or None (also for a malformed id)."""
+    try:
+        return Run.objects.filter(session=session, pk=run_id).first()
+    except (ValidationError, ValueError):
+        return None
+
+
+def session_active_run(*, session: ChatSession) -> Run | None:
+    """Return the session's earliest active run (queued, running or waiting), if any."""
+    return Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).order_by("created_at", "id").first()
+
+
+def session_next_run(*, session_id: uuid.UUID | str, after: Run | datetime) -> Run | None:
+    """Return the session's first run after a run (by creation, then id), or created after a time."""
+    runs = Run.objects.filter(session_id=session_id)
+    if isinstance(after, Run):
+        runs = runs.filter(Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, id__gt=after.id))
+    else:
+        runs = runs.filter(created_at__gte=after)
+    return runs.order_by("created_at", "id").first()

@@ -6,6 +6,7 @@ locks in one step, then changes state; events go out through ``emit()``.
 
 import hashlib
 import json
+import time
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import events
-from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
+from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
@@ -390,9 +391,15 @@ def run_finish(
 
 
 def run_cancel(*, run: Run) -> Run:
-    """Ask a run to stop; idempotent. Its owner sees the flag at the next check."""
+    """Ask a run to stop; idempotent. Its owner sees the flag at the next check.
+
+    Raises RunNotFound when the run was deleted (with its session) since it was read.
+    """
     Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
-    run.refresh_from_db()
+    try:
+        run.refresh_from_db()
+    except Run.DoesNotExist:
+        raise RunNotFound() from None
     return run
 
 
@@ -411,6 +418,22 @@ def worker_beat(*, name: str, draining: bool) -> None:
 def worker_unregister(*, name: str) -> None:
     """Forget a worker process that stopped; also forget ones silent for an hour."""
     WorkerProcess.objects.filter(Q(pk=name) | Q(beat_at__lt=timezone.now() - timedelta(hours=1))).delete()
+
+
+STOP_FOR_DELETION_SECONDS = 3.0
+
+
+def runs_stop_for_deletion(*, session: ChatSession) -> None:
+    """Ask the session's active runs to stop, and wait a moment for the running ones to do so."""
+    Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    deadline = time.monotonic() + STOP_FOR_DELETION_SECONDS
+    while Run.objects.filter(session=session, status=Run.Status.RUNNING).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def runs_lock_for_deletion(*, session: ChatSession) -> None:
+    """Lock the session's runs in a deleting transaction: an insert referencing one waits, then finds it gone."""
+    list(Run.objects.select_for_update().filter(session=session).values_list("pk", flat=True))
 
 
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:

@@ -7,11 +7,13 @@ hand the run to the runner once that transaction has committed.
 """
 
 import logging
+import time
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from agents.events import bus
 from agents.models import Run
 from agents.runs import limits, services
 from agents.runtime import runners
@@ -52,4 +54,6 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
         return run, False
     limits.budget_attach(reservation, run_id=run.pk)
     runners.submit(run.pk)
+    # Wake the session's feeds: a new run to follow (a value that only grows: the time in ms).
+    bus.publish(bus.session_key(str(run.session_id)), int(time.time() * 1000))
     return run, True

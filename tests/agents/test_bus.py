@@ -165,3 +165,28 @@ def test_redis_bus_survives_an_unreachable_redis():
         assert elapsed < 0.5, "local listeners are still woken"
     finally:
         dead.close()
+
+
+def test_redis_carries_the_frame_to_another_process_bus(redis_buses):
+    publisher, listener = redis_buses
+    frame = ("text", '{"type":"text","delta":"with spaces and \\u00e9"}')
+    publisher.publish("run-10", 1, frame=frame)
+    publisher.publish("run-10", 2, frame=("done", '{"type":"done"}'))
+    deadline = time.monotonic() + 5
+    while listener.frames_after("run-10", 0) != [(1, *frame), (2, "done", '{"type":"done"}')]:
+        assert time.monotonic() < deadline, f"frames not received: {listener.frames_after('run-10', 0)}"
+        time.sleep(0.01)
+    assert listener.frames_after("run-10", 1) == [(2, "done", '{"type":"done"}')]
+    assert listener.frames_after("run-10", 2) == []
+
+
+def test_frames_in_memory_are_contiguous_and_bounded(monkeypatch):
+    from agents.events import bus as bus_module
+
+    monkeypatch.setattr(bus_module, "FRAMES_PER_RUN", 3)
+    local = LocalBus()
+    for seq in (1, 2, 3, 5):
+        local.publish("run-1", seq, frame=("text", f'{{"seq":{seq}}}'))
+    assert [seq for seq, _, _ in local.frames_after("run-1", 1)] == [2, 3], "stops at the gap before 5"
+    assert local.frames_after("run-1", 0) == [], "seq 1 left memory: read it from the database"
+    assert local.frames_after("run-unknown", 0) == []

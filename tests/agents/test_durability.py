@@ -11,6 +11,7 @@ those, by process group.
 import signal
 import threading
 import time
+import uuid
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -18,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from agents.models import Execution, PlanStep, Run, RunEvent
 from tests.live_server import LiveClient, wait_until
 from tests.stub_model import Text, is_executor, is_routing, is_synthesis, last_user_text, plan
-from tests.support.processes import Web, Worker, flush_redis, platform_env
+from tests.support.processes import Web, Worker, check_redis, platform_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -124,9 +125,15 @@ def assert_whole_stream(run_id: str, events: list[dict], client: LiveClient) -> 
         assert replay.events() == events, "the live stream equals the stored one"
 
 
+def unique(prefix: str) -> str:
+    """Return a name no other test (nor a suite running beside this one) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
 def celery_env(stub, *, broker_url: str, **extra):
     return platform_env(
         redis_db=CACHE_DB,
+        CACHE_KEY_PREFIX=unique("agents-test"),
         broker_url=broker_url,
         AGENT_RUNNER="celery",
         AGENT_LEASE_SECONDS=LEASE,
@@ -140,12 +147,12 @@ def celery_env(stub, *, broker_url: str, **extra):
 
 @pytest.mark.parametrize("broker", ["redis", "rabbitmq"])
 def test_a_run_survives_kill_9_of_its_worker_and_completes_on_the_other(broker, stub_model, processes, tmp_path, token):
-    flush_redis(CACHE_DB, BROKER_DB)
+    check_redis()
     broker_url = RABBITMQ_URL if broker == "rabbitmq" else f"redis://127.0.0.1:6379/{BROKER_DB}"
     calls: list[str] = []
     slow = slow_until_cleared()
     stub_model.responder = slow_plan_responder(slow_steps={"Find B"}, slow=slow, calls=calls)
-    env = celery_env(stub_model, broker_url=broker_url, CELERY_QUEUE=f"agents-{tmp_path.name}")
+    env = celery_env(stub_model, broker_url=broker_url, CELERY_QUEUE=unique("agents"))
     web1, web2 = processes(Web(env, tmp_path, name="web1")), processes(Web(env, tmp_path, name="web2"))
     workers = [processes(Worker(env, tmp_path, name=f"worker{n}")) for n in (1, 2)]
     web1.wait_healthy(workers=2)
@@ -188,7 +195,7 @@ def test_a_run_survives_kill_9_of_its_worker_and_completes_on_the_other(broker, 
 
 
 def test_a_deploy_sigterm_to_every_worker_then_new_ones_loses_no_run(stub_model, processes, tmp_path, token):
-    flush_redis(CACHE_DB, BROKER_DB)
+    check_redis()
     calls: list[str] = []
     slow = slow_until_cleared()
     stub_model.responder = slow_plan_responder(slow_steps={"Find A", "Find C"}, slow=slow, calls=calls)
@@ -196,7 +203,7 @@ def test_a_deploy_sigterm_to_every_worker_then_new_ones_loses_no_run(stub_model,
         stub_model,
         broker_url=f"redis://127.0.0.1:6379/{BROKER_DB}",
         AGENT_DRAIN_SECONDS="1",
-        CELERY_QUEUE=f"agents-{tmp_path.name}",
+        CELERY_QUEUE=unique("agents"),
     )
     web = processes(Web(env, tmp_path))
     old = [processes(Worker(env, tmp_path, name=f"old{n}")) for n in (1, 2)]

@@ -201,6 +201,22 @@ def test_bad_last_event_id_answers_400(asgi_live_server, user, value):
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_last_event_id"
 
 
+@pytest.mark.parametrize("value", ["\u0663", " 3", "3 ", "+3", "1_0", "03 "])
+def test_last_event_id_in_the_query_is_ascii_digits_only(asgi_live_server, user, value):
+    """`\\d` and int() take other scripts' digits, blanks, signs and underscores; the schema's integer does not."""
+    run = make_run(user)
+    for _ in range(3):
+        events.emit(run, events.SESSION, session={})
+    client = asgi_live_server.client(user)
+
+    response = client.get(f"/api/agent/runs/{run.pk}/stream", params={"last_event_id": value})
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_last_event_id"
+    with client.stream("GET", f"/api/agent/runs/{run.pk}/stream?last_event_id=0000000002") as stream:
+        assert stream.status_code == 200
+        assert [event["seq"] for event in stream.events(limit=1)] == [3]
+
+
 def test_last_event_id_beyond_the_run_answers_400(asgi_live_server, user):
     run = make_run(user)
     events.emit(run, events.SESSION, session={})
@@ -293,6 +309,7 @@ def test_a_stream_sees_a_run_executing_in_another_process_through_redis(asgi_liv
 
 def test_idle_streams_hold_no_thread(asgi_live_server, user, settings):
     settings.AGENT_STREAM_KEEPALIVE = 30
+    settings.AGENT_MAX_STREAMS_PER_USER = 100
     run = make_run(user)
     client = asgi_live_server.client(user)
     streams = 30
@@ -304,3 +321,35 @@ def test_idle_streams_hold_no_thread(asgi_live_server, user, settings):
         wait_until(lambda: bus.get_bus().listener_count() >= streams, "every stream waits on the bus")
         grown = threading.active_count() - threads_before
     assert grown < streams / 3, f"{grown} threads for {streams} idle streams"
+
+
+def test_live_frames_come_from_memory_and_replays_send_the_stored_text(asgi_live_server, user, stub_model, monkeypatch):
+    from agents.runs import selectors as run_selectors
+
+    reads = []
+    original = run_selectors.run_frames_after
+
+    def counting(**kwargs):
+        reads.append(kwargs["after_seq"])
+        return original(**kwargs)
+
+    monkeypatch.setattr(run_selectors, "run_frames_after", counting)
+    stub_model.queue(Text("one two three four five six seven eight", chunks=8, chunk_delay=0.08))
+    client = asgi_live_server.client(user)
+    with client.send("count") as stream:
+        live = stream.frames()
+    events = [frame.event for frame in live if frame.data is not None]
+    assert events[-1]["type"] == "done" and len(events) >= 6
+    assert len(reads) <= 2, f"a live stream read the database {len(reads)} times for {len(events)} events"
+    stored = list(RunEvent.objects.filter(run_id=events[0]["run_id"]).order_by("seq").values_list("frame", flat=True))
+    assert [frame.data for frame in live if frame.data is not None] == stored, "live frames are the stored text"
+    with client.join(events[0]["run_id"], last_event_id=0) as replay:
+        assert [frame.data for frame in replay.frames() if frame.data is not None] == stored
+    previous = bus.set_bus(bus.LocalBus())  # a process that never saw the run: it must read the database
+    try:
+        reads.clear()
+        with client.join(events[0]["run_id"], last_event_id=0) as replay:
+            replayed = [frame.data for frame in replay.frames() if frame.data is not None]
+    finally:
+        bus.set_bus(previous)
+    assert replayed == stored and reads == [0], "a replay from the database sends the stored text"

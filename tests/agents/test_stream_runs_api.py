@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from agents.http import runs as run_apis
 from agents.models import Run
 from agents.runs import services
 from agents.runtime import worker
@@ -108,3 +109,22 @@ def test_other_users_run_is_not_found(api, other_user):
         assert response.status_code == 404 and response.json()["error"]["code"] == "run_not_found"
     theirs.refresh_from_db()
     assert not theirs.cancel_requested
+
+
+def test_cancel_racing_the_deletion_of_its_session_answers_404(api, user, monkeypatch):
+    """The run is read, then its session is deleted before the cancel: 404, not a 500."""
+    run = make_run(user)
+    read = run_apis.selectors.run_get
+
+    def read_then_lose(**kwargs):
+        found = read(**kwargs)
+        found.session.delete()
+        return found
+
+    monkeypatch.setattr(run_apis.selectors, "run_get", read_then_lose)
+
+    response = api.post(f"/api/agent/runs/{run.pk}/cancel")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "run_not_found"
+    assert not Run.objects.filter(pk=run.pk).exists()

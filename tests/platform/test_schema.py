@@ -8,7 +8,7 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.urls import resolve
 
-from agents_platform.schema import EVENT_TYPES
+from agents_platform.schema import EVENT_TYPES, trimmed_text_pattern
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +83,13 @@ def test_every_reference_resolves(schema):
     assert refs <= set(schemas), sorted(refs - set(schemas))
 
 
+def _error_codes(response: dict) -> set[str]:
+    """Return the error codes a documented error response lists."""
+    detail = response["content"]["application/json"]["schema"]["properties"]["error"]["allOf"]
+    assert detail[0]["$ref"].endswith("/ErrorDetail")
+    return set(detail[1]["properties"]["code"]["enum"])
+
+
 def test_stream_endpoint_describes_body_sse_and_errors(schema):
     operation = schema["paths"]["/api/agent/stream"]["post"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
@@ -91,16 +98,104 @@ def test_stream_endpoint_describes_body_sse_and_errors(schema):
     assert set(request["properties"]) == {"message", "session_id", "context_type", "entity_id"}
     ok = operation["responses"]["200"]
     assert set(ok["content"]) == {"text/event-stream"}
-    assert ok["content"]["text/event-stream"]["schema"]["$ref"].endswith("/RunEvent")
+    stream_schema = ok["content"]["text/event-stream"]["schema"]
+    assert [ref["$ref"].rsplit("/", 1)[1] for ref in stream_schema["oneOf"]] == ["RunEventStream", "RunEventFrame"]
     assert {"400", "401", "403", "404", "409", "422", "429"} <= set(operation["responses"])
     assert "Retry-After" in operation["responses"]["429"]["headers"]
-    assert operation["responses"]["409"]["content"]["application/json"]["schema"]["$ref"].endswith("/Error")
-    assert any(parameter["name"] == "Idempotency-Key" for parameter in operation["parameters"])
+    assert _error_codes(operation["responses"]["409"]) == {"run_active"}
+    assert _error_codes(operation["responses"]["422"]) == {"idempotency_key_reused"}
+    assert {"invalid_body", "invalid_json", "invalid_message", "invalid_idempotency_key"} <= _error_codes(
+        operation["responses"]["400"]
+    )
+    (key,) = [parameter for parameter in operation["parameters"] if parameter["name"] == "Idempotency-Key"]
+    assert key["schema"]["minLength"] == 1 and key["schema"]["maxLength"] == 255
 
     join = schema["paths"]["/api/agent/runs/{run_id}/stream"]["get"]
-    names = {parameter["name"] for parameter in join["parameters"]}
-    assert {"run_id", "Last-Event-ID", "last_event_id"} <= names
+    parameters = {parameter["name"]: parameter for parameter in join["parameters"]}
+    assert {"run_id", "Last-Event-ID", "last_event_id"} <= set(parameters)
+    # The server takes at most 10 digits (agents/http/streams.py LAST_EVENT_ID).
+    assert parameters["Last-Event-ID"]["schema"]["maximum"] == parameters["last_event_id"]["schema"]["maximum"]
+    assert len(str(parameters["Last-Event-ID"]["schema"]["maximum"])) == 10
     assert "text/event-stream" in join["responses"]["200"]["content"]
+    assert _error_codes(join["responses"]["400"]) == {"invalid_last_event_id"}
+
+
+def test_sse_frames_are_described_as_text_and_as_parsed_frames(schema):
+    """The body is SSE text, each frame `id: <seq>` + one `data:` line of JSON that is a RunEvent."""
+    schemas = schema["components"]["schemas"]
+    stream = schemas["RunEventStream"]
+    assert stream["type"] == "string"
+    pattern = re.compile(stream["pattern"])
+    assert pattern.search('id: 1\ndata: {"type":"session"}\n\n: keep-alive\n\nid: 2\ndata: {}\n\n')
+    assert pattern.search("")
+    assert not pattern.search('data: {"type":"session"}\n\n'), "a frame without an id"
+    assert not pattern.search('id: 1\ndata: {"a":\n"b"}\n\n'), "JSON over two lines"
+    frame = schemas["RunEventFrame"]
+    assert frame["required"] == ["id", "data"]
+    assert frame["properties"]["data"]["x-contentSchema"]["$ref"].endswith("/RunEvent")
+    assert re.search(frame["properties"]["id"]["pattern"], "12") and not re.search(
+        frame["properties"]["id"]["pattern"], "0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("max_chars", "text", "valid"),
+    [
+        (5, "a", True),
+        (5, "  abcde  ", True),  # trimmed: 5
+        (5, "abcdef", False),
+        (5, "a b\nc", True),
+        (5, "   ", False),
+        (5, "", False),
+        (5, "\x1c\x85\u3000 a", True),  # Python's whitespace, which ECMA's `\s` does not all know
+        (5, "a\x00", False),
+        (1, " x ", True),
+        (1, "xy", False),
+    ],
+)
+def test_trimmed_text_pattern_matches_what_the_server_accepts(max_chars, text, valid):
+    stripped = text.strip()
+    assert (bool(stripped) and len(stripped) <= max_chars and "\x00" not in text) is valid
+    assert bool(re.search(trimmed_text_pattern(max_chars), text)) is valid
+
+
+def test_every_error_response_lists_its_codes(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert _error_codes(response), f"{method} {path} {status}"
+
+
+def test_list_parameters_say_what_the_server_takes(schema):
+    listing = _find_path(schema, "/api/sessions/")["get"]
+    parameters = {parameter["name"]: parameter["schema"] for parameter in listing["parameters"]}
+    assert parameters["page"] == {"type": "integer", "minimum": 1}
+    assert parameters["page_size"] == {"type": "integer", "minimum": 1}
+    assert _error_codes(listing["responses"]["400"]) == {"invalid_page_size"}
+    assert _error_codes(listing["responses"]["404"]) == {"not_found"}
+
+
+def test_patch_title_is_described_with_its_limits(schema):
+    title = schema["components"]["schemas"]["PatchedSessionUpdate"]["properties"]["title"]
+    assert title["type"] == "string"
+    assert re.search(title["pattern"], " kept ") and not re.search(title["pattern"], "   ")
+    assert not re.search(title["pattern"], "x" * 201)
+    patch = _find_path(schema, "/api/sessions/{session_id}/")["patch"]
+    assert set(patch["requestBody"]["content"]) == {"application/json"}
+    assert {"invalid_body", "invalid_title"} <= _error_codes(patch["responses"]["400"])
+    assert "415" in patch["responses"]
+
+
+def test_runs_list_links_to_the_run_endpoints(schema):
+    links = _find_path(schema, "/api/sessions/{session_id}/runs/")["get"]["responses"]["200"]["links"]
+    operation_ids = {operation["operationId"] for item in schema["paths"].values() for operation in item.values()}
+    assert {link["operationId"] for link in links.values()} <= operation_ids
+    assert {link["operationId"] for link in links.values()} == {
+        "agent_runs_retrieve",
+        "agent_runs_stream_retrieve",
+        "agent_runs_cancel_create",
+    }
 
 
 def test_every_contract_event_type_is_a_component(schema):

@@ -1,6 +1,8 @@
 """The session history API: /api/sessions/… (sessions/apis.py) and …/runs/ (agents/history_apis.py)."""
 
+import threading
 import uuid
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -17,6 +19,8 @@ from sessions.models import ChatSession, Message
 from tests.factories import make_plan, make_run
 
 pytestmark = pytest.mark.django_db
+
+RACE_TRIES = 50
 
 SESSION_FIELDS = {
     "id",
@@ -116,6 +120,40 @@ def test_list_page_size_is_capped_at_100(api, user):
     assert capped["count"] == 105 and len(capped["results"]) == 100
     assert capped["next"] is not None
     assert len(small["results"]) == 2 and small["previous"] is not None
+
+
+LIST_ROUTES = ["/api/sessions/", "/api/sessions/{}/messages/", "/api/sessions/{}/runs/"]
+
+
+@pytest.mark.parametrize("template", LIST_ROUTES)
+@pytest.mark.parametrize("page_size", ["null", "0", "-1", "abc", "", "1.5", " 5", "5 ", "1_0", "\u0663", "true"])
+def test_a_page_size_that_is_not_a_positive_integer_answers_400(api, user, template, page_size):
+    session = services.session_create(user=user, title="chat")
+
+    response = api.get(template.format(session.pk), {"page_size": page_size})
+
+    error = assert_error(response, 400, "invalid_page_size")
+    assert set(error["fields"]) == {"page_size"}
+
+
+@pytest.mark.parametrize("template", LIST_ROUTES)
+@pytest.mark.parametrize("page", ["0", "-2594", "abc", "", "null", "1_0", "last", "2"])
+def test_a_page_that_is_not_a_page_answers_404(api, user, template, page):
+    session = services.session_create(user=user, title="chat")
+
+    response = api.get(template.format(session.pk), {"page": page})
+
+    assert_error(response, 404, "not_found")
+
+
+def test_a_huge_page_size_is_capped_and_a_huge_page_is_404(api, user):
+    services.session_create(user=user, title="chat")
+
+    capped = api.get("/api/sessions/", {"page_size": "9" * 5000})
+    past = api.get("/api/sessions/", {"page": "9" * 5000})
+
+    assert capped.status_code == 200 and capped.json()["count"] == 1
+    assert_error(past, 404, "not_found")
 
 
 @pytest.mark.parametrize(("method", "template"), ID_ROUTES)
@@ -253,6 +291,90 @@ def test_patch_refuses_a_bad_title(api, user, title, code):
 def test_patch_refuses_a_body_that_is_not_an_object(api, user):
     session = services.session_create(user=user, title="kept")
     assert_error(api.patch(f"/api/sessions/{session.pk}/", ["title"], format="json"), 400)
+
+
+@pytest.mark.parametrize("body", ["true", "null", '"title"', "1", "[]"])
+def test_patch_refuses_a_json_body_that_is_not_an_object_with_invalid_body(api, user, body):
+    session = services.session_create(user=user, title="kept")
+
+    response = api.patch(f"/api/sessions/{session.pk}/", body, content_type="application/json")
+
+    assert_error(response, 400, "invalid_body")
+    session.refresh_from_db()
+    assert session.title == "kept"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=9cc651cd", "--9cc651cd\r\nFalse--9cc651cd--\r\n"),
+        ("application/x-www-form-urlencoded", "title=new"),
+    ],
+)
+def test_patch_takes_json_only(api, user, content_type, body):
+    session = services.session_create(user=user, title="kept")
+
+    response = api.patch(f"/api/sessions/{session.pk}/", body, content_type=content_type)
+
+    assert_error(response, 415, "unsupported_media_type")
+    session.refresh_from_db()
+    assert session.title == "kept"
+
+
+@pytest.mark.parametrize("title", [5, 1.5, True, ["new"], {"text": "new"}])
+def test_patch_refuses_a_title_that_is_not_a_string(api, user, title):
+    session = services.session_create(user=user, title="kept")
+
+    response = api.patch(f"/api/sessions/{session.pk}/", {"title": title}, format="json")
+
+    error = assert_error(response, 400, "invalid")
+    assert set(error["fields"]) == {"title"}
+    session.refresh_from_db()
+    assert session.title == "kept"
+
+
+def test_patch_limits_the_title_after_trimming(api, user):
+    session = services.session_create(user=user, title="kept")
+    url = f"/api/sessions/{session.pk}/"
+
+    padded = api.patch(url, {"title": "   " + "x" * 200 + "\n"}, format="json")
+    long = api.patch(url, {"title": " " + "y" * 201 + " "}, format="json")
+
+    assert padded.status_code == 200 and padded.json()["title"] == "x" * 200
+    assert_error(long, 400, "invalid")
+    session.refresh_from_db()
+    assert session.title == "x" * 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rename_racing_delete_answers_200_or_404_never_500(asgi_live_server, user):
+    """PATCH and DELETE of one session at the same moment, 50 times: no 500 whichever wins."""
+    patcher, deleter = asgi_live_server.client(user), asgi_live_server.client(user)
+    outcomes: Counter = Counter()
+    for attempt in range(RACE_TRIES):
+        session = services.session_create(user=user, title="before")
+        url = f"/api/sessions/{session.pk}/"
+        start = threading.Barrier(2)
+        statuses: dict[str, int] = {}
+
+        def rename(url=url, attempt=attempt, start=start, statuses=statuses):
+            start.wait()
+            statuses["patch"] = patcher.http.patch(url, json={"title": f"after {attempt}"}).status_code
+
+        def delete(url=url, start=start, statuses=statuses):
+            start.wait()
+            statuses["delete"] = deleter.http.delete(url).status_code
+
+        threads = [threading.Thread(target=rename), threading.Thread(target=delete)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert statuses.get("delete") == 204, statuses
+        assert statuses.get("patch") in {200, 404}, statuses
+        outcomes[statuses["patch"]] += 1
+        assert not ChatSession.objects.filter(pk=session.pk).exists()
+    assert sum(outcomes.values()) == RACE_TRIES
 
 
 def test_patch_refuses_json_nested_past_the_recursion_limit(api, user):

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 
 from agents_platform.errors import InvalidInput, NotFound
 from sessions import selectors, services
-from sessions.models import Message
+from sessions.models import ChatSession, Message
 
 pytestmark = pytest.mark.django_db
 
@@ -57,3 +57,25 @@ def test_database_refuses_an_unknown_message_status(user):
     with pytest.raises(IntegrityError), transaction.atomic():
         services.message_create(session=session, role=Message.Role.ASSISTANT, content="x", status="partial")
     assert not Message.objects.filter(session=session).exists()
+
+
+def test_rename_of_a_session_deleted_since_it_was_read_is_not_found(user):
+    session = services.session_create(user=user, title="old")
+    ChatSession.objects.filter(pk=session.pk).delete()
+
+    with pytest.raises(NotFound) as raised:
+        services.session_rename(session=session, title="new")
+
+    assert raised.value.code == "session_not_found"
+    assert not ChatSession.objects.filter(pk=session.pk).exists()
+
+
+def test_rename_bumps_the_last_activity(user):
+    session = services.session_create(user=user, title="old")
+    before = ChatSession.objects.get(pk=session.pk).updated_at
+
+    renamed = services.session_rename(session=session, title="new")
+
+    stored = ChatSession.objects.get(pk=session.pk)
+    assert stored.title == renamed.title == "new"
+    assert stored.updated_at == renamed.updated_at > before

@@ -5,7 +5,7 @@ stopped by its own pid or group (never by name). ``platform_env`` builds the
 environment that points children at the test's own database (the one
 pytest-django made), Redis databases and stub model::
 
-    env = platform_env(redis_db=13, broker_db=12, AGENT_RUNNER="celery", OPENAI_BASE_URL=stub.base_url)
+    env = platform_env(redis_db=13, broker_url=..., AGENT_RUNNER="celery", OPENAI_BASE_URL=stub.base_url)
     web = Web(env, tmp_path).start()          # uvicorn, lifespan on (drains on SIGTERM)
     worker = Worker(env, tmp_path).start()    # `make worker`
     web.wait_healthy(workers=1)
@@ -51,10 +51,9 @@ def redis_url(db: int) -> str:
     return f"redis://127.0.0.1:6379/{db}"
 
 
-def flush_redis(*dbs: int) -> None:
-    """Empty these Redis databases (the test's own); fails loudly when Redis is unreachable."""
-    for db in dbs:
-        redis.Redis.from_url(redis_url(db), socket_connect_timeout=2).flushdb()
+def check_redis() -> None:
+    """Fail loudly when Redis is unreachable (children get their own queue and key prefix, never a flush)."""
+    redis.Redis.from_url(redis_url(0), socket_connect_timeout=2).ping()
 
 
 def platform_env(*, redis_db: int | None, broker_url: str | None = None, **extra: str) -> dict[str, str]:

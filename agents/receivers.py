@@ -1,0 +1,16 @@
+"""The engine's answers to other apps' signals (connected in AgentsConfig.ready)."""
+
+from django.dispatch import receiver
+
+from agents.runs import services
+from sessions.signals import session_delete_locking, session_deleting
+
+
+@receiver(session_deleting)
+def stop_runs_of_a_deleting_session(sender, session, **kwargs) -> None:
+    services.runs_stop_for_deletion(session=session)
+
+
+@receiver(session_delete_locking)
+def lock_runs_of_a_deleting_session(sender, session, **kwargs) -> None:
+    services.runs_lock_for_deletion(session=session)

@@ -218,3 +218,34 @@ def test_actions_are_refused_politely_while_a_run_is_live(open_browser, user, st
     assert first.locator(".edit-input").input_value() == "changed while running", "the edit is kept"
     page.click("#stop")
     page.wait_for_selector(".run[data-status=cancelled]", timeout=10_000)
+
+
+def test_a_tool_runs_calls_come_back_on_demand_after_reload(open_browser, user, settings):
+    """Tool calls are only in the run's events: after a reload, "Show tool calls" replays them under the answer."""
+    from agents.llm import gateway as llm
+
+    settings.LLM_PROVIDER = "offline"
+    llm.reset_client()
+    try:
+        ui = open_browser()
+        page = ui.page
+        ui.login(user.username)
+        page.fill("#message", "What time is it in Tokyo?")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(".run[data-status=completed] details.tool")
+        reload_chat(page)
+        run = page.locator(".run[data-status=completed]")
+        run.wait_for()
+        assert run.locator("details.tool").count() == 0
+        run.get_by_role("button", name="Show tool calls").click()
+        tool = run.locator("details.tool")
+        tool.wait_for()
+        assert tool.locator("summary code").inner_text() == "get_current_time"
+        assert "done" in tool.locator(".fold-state").inner_text()
+        assert run.get_by_role("button", name="Show tool calls").count() == 0
+        assert "Asia/Tokyo" in run.locator(".answer").inner_text()
+        tool.locator("summary").click()
+        assert '"timezone": "Asia/Tokyo"' in tool.locator(".tool-arguments").inner_text()
+        ui.screenshot("turns-07-tool-calls-replayed")
+    finally:
+        llm.reset_client()

@@ -2,13 +2,14 @@
  *
  * Modules (no build step, plain ES modules): transport (HTTP), sse (event
  * decoder), backoff and reconnect (rejoining a run), run-state (reducer),
- * run-view (drawing a turn), markdown, scroll (following the view),
+ * run-view (drawing a turn), messages (a person's message, Edit), markdown, scroll (following the view),
  * sidebar, dialogs, composer. Everything a model or a person wrote reaches
  * the page as text nodes, or as markdown sanitized by DOMPurify.
  */
 import { Composer, messageLength } from "./composer.js";
 import { ChatDialogs } from "./dialogs.js";
-import { copyButton, drawIcons, el, formatNumber, icon, load, store } from "./dom.js";
+import { userMessage } from "./messages.js";
+import { drawIcons, el, formatNumber, load, store } from "./dom.js";
 import { ACTIVE_STATUSES, EVENT } from "./events.js";
 import { followRun } from "./reconnect.js";
 import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored } from "./run-state.js";
@@ -110,69 +111,11 @@ function countDownRetry(seconds, message) {
 
 // --- turns ----------------------------------------------------------------------------------
 
-/** A person's message, with Edit (resend changed as a new turn) and Copy. */
-function userMessage(text, { pending = false } = {}) {
-  const bubble = el("div", { class: "bubble", text });
-  const node = el(
-    "article",
-    { class: `message message-user${pending ? " is-pending" : ""}`, "aria-label": "You" },
-    el("div", { class: "message-role", "aria-hidden": "true", text: "You" }),
-    bubble,
-  );
-  const tools = el(
-    "div",
-    { class: "message-tools" },
-    copyButton(() => text, { className: "icon-btn copy-message", title: "Copy the message", label: "Copy" }),
-    el("button", { type: "button", class: "icon-btn edit-message", title: "Edit and send again", "aria-label": "Edit and send again", onclick: () => editMessage(node, text) }, icon("edit", 16)),
-  );
-  node.append(tools);
-  return node;
-}
-
-/** Turn a sent message into a box to change it; sending it starts a new turn (the old one stays). */
-function editMessage(node, text) {
-  if (node.querySelector(".edit-form")) return;
-  const box = el("textarea", { class: "edit-input", rows: "3", "aria-label": "Edit your message" });
-  box.value = text;
-  const form = el(
-    "form",
-    { class: "edit-form" },
-    box,
-    el(
-      "div",
-      { class: "edit-actions" },
-      el("span", { class: "edit-hint muted", text: "Sends as a new message; this one stays." }),
-      el("button", { type: "button", class: "btn btn-ghost btn-small edit-cancel", text: "Cancel" }),
-      el("button", { type: "submit", class: "btn btn-primary btn-small edit-send", text: "Send" }),
-    ),
-  );
-  const close = () => {
-    form.remove();
-    node.classList.remove("is-editing");
-  };
-  form.querySelector(".edit-cancel").addEventListener("click", close);
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (await send(box.value, { origin: "edit" })) close();
-  });
-  box.addEventListener("keydown", (event) => {
-    if (event.key === "Escape") close();
-    else if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-  node.classList.add("is-editing");
-  node.append(form);
-  box.focus();
-  box.setSelectionRange(box.value.length, box.value.length);
-}
-
 /** Append a turn (the person's message, then the answer's view) to the conversation. */
 function appendTurn(text, { view = null, pending = false } = {}) {
   const turn = { text, view, node: el("div", { class: "turn" }) };
   if (text !== null) {
-    turn.user = userMessage(text, { pending });
+    turn.user = userMessage(text, { pending, onSend: (changed) => send(changed, { origin: "edit" }) });
     turn.node.append(turn.user);
   }
   if (view) turn.node.append(view.node);

@@ -1,5 +1,5 @@
 # make run   — start the platform (own .venv, migrations, demo user, uvicorn, offline model, SQLite)
-# make test  — lint, migration and deploy checks, the whole test suite
+# make test  — lint, the JavaScript unit tests (Node 20), migration and deploy checks, the whole test suite
 # make worker — a Celery worker executing runs (AGENT_RUNNER=celery; many machines)
 # make bench — benchmarks (never part of the tests)
 
@@ -13,7 +13,7 @@ PORT ?= 8000
 DEPLOY_ENV := DJANGO_DEBUG=0 DJANGO_ALLOWED_HOSTS=agents.example.com \
 	DJANGO_SECRET_KEY=check-deploy-$(shell head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
 
-.PHONY: run worker test lint bench venv clean
+.PHONY: run worker test test-js lint bench venv clean
 
 venv: $(STAMP)
 
@@ -39,7 +39,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 
-test: lint
+# The chat's JavaScript units (static/chat/js) under Node's built-in test runner; nothing to install.
+test-js:
+	node --test tests/js/
+
+test: lint test-js
 	$(PY) manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

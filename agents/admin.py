@@ -11,7 +11,18 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 from django.urls import reverse
@@ -38,6 +49,21 @@ def elapsed_ms(origin: datetime | None, moment: datetime | None) -> int | None:
 def run_origin(run: Run) -> datetime:
     """Return the instant a run's timings count from: when it started, else when it was queued."""
     return run.started_at or run.created_at
+
+
+def seconds(ms: int | None) -> str:
+    """Return milliseconds as seconds with one decimal ("4.3"), or "—" when unknown."""
+    return "—" if ms is None else f"{ms / 1000:.1f}"
+
+
+def pretty_json(value: Any) -> str:
+    """Return a value as indented JSON; a string holding JSON (tool arguments) is parsed first."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def event_summary(data: Any) -> str:
@@ -195,11 +221,20 @@ class HistoryInline(admin.TabularInline):
         return False
 
 
+# An agent's own LLM calls: assistant rows it stored for a call, which always name the model that
+# answered. Assistant rows without a model are earlier turns of the chat copied into its conversation
+# (history), not calls it made.
+OWN_CALLS = Q(role=AgentMessage.Role.ASSISTANT) & ~Q(model="")
+
+
 def _tokens_annotations() -> dict[str, Any]:
-    """Return an agent's LLM call count and tokens, summed over its conversation in the same query."""
+    """Return an agent's LLM call count, tokens and the model that answered its last call, in the same query."""
+    own = Q(conversation__role=AgentMessage.Role.ASSISTANT) & ~Q(conversation__model="")
+    last_model = AgentMessage.objects.filter(OWN_CALLS, agent=OuterRef("pk")).order_by("-id").values("model")[:1]
     return {
-        "llm_call_count": Count("conversation", filter=Q(conversation__role=AgentMessage.Role.ASSISTANT)),
+        "llm_call_count": Count("conversation", filter=own),
         "token_count": Coalesce(Sum(F("conversation__prompt_tokens") + F("conversation__completion_tokens")), 0),
+        "answered_model": Subquery(last_model),
     }
 
 
@@ -214,6 +249,14 @@ class AgentStatsMixin:
     def token_count(self, agent: Agent) -> int:
         return agent.token_count
 
+    @admin.display(description="Model (answered)", ordering="answered_model")
+    def answered_by(self, agent: Agent) -> str:
+        """The model the server says answered (AgentMessage.model); the configured name when it differs."""
+        answered = agent.answered_model
+        if not answered:
+            return f"{agent.model} (no call yet)"
+        return answered if answered == agent.model else f"{answered} (asked for {agent.model})"
+
 
 # --- Runs ---------------------------------------------------------------------
 
@@ -221,7 +264,7 @@ class AgentStatsMixin:
 class AgentInline(AgentStatsMixin, HistoryInline):
     model = Agent
     fk_name = "run"
-    fields = readonly_fields = ("agent", "role", "model", "permission", "parent", "llm_call_count", "token_count")
+    fields = readonly_fields = ("agent", "role", "answered_by", "permission", "parent", "llm_call_count", "token_count")
     # Explicit: Django drops Meta.ordering from aggregating queries.
     ordering = ("created_at", "id")
 
@@ -258,14 +301,37 @@ class ExecutionInline(HistoryInline):
 
 
 class RunEventInline(HistoryInline):
+    """The run's events in order; a stretch of consecutive ``text`` events is one row that unfolds to the text."""
+
     model = RunEvent
     fields = readonly_fields = ("seq", "type", "ts", "elapsed", "summary")
     ordering = ("seq",)
     verbose_name_plural = "event timeline"
 
-    # Each row's elapsed time counts from its run's start: load the run with the rows.
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Made per request (the admin builds its inlines for each), so this cache lives one page.
+        self._text_stretches: dict[Any, dict[int, list[RunEvent]]] = {}
+
+    # Each row's elapsed time counts from its run's start: load the run with the rows. A text event
+    # right after another text event is folded into the row of the first one of its stretch.
     def get_queryset(self, request: HttpRequest) -> QuerySet[RunEvent]:
-        return super().get_queryset(request).select_related("run")
+        follows_text = RunEvent.objects.filter(run=OuterRef("run"), seq=OuterRef("seq") - 1, type="text")
+        return super().get_queryset(request).select_related("run").exclude(Q(type="text") & Q(Exists(follows_text)))
+
+    def stretch(self, event: RunEvent) -> list[RunEvent]:
+        """Return the text events of the stretch that starts at ``event`` (its whole run's read once)."""
+        if event.run_id not in self._text_stretches:
+            stretches: dict[int, list[RunEvent]] = {}
+            current: list[RunEvent] | None = None
+            previous_seq = None
+            for text in RunEvent.objects.filter(run_id=event.run_id, type="text").order_by("seq"):
+                if current is None or text.seq != previous_seq + 1:
+                    current = stretches.setdefault(text.seq, [])
+                current.append(text)
+                previous_seq = text.seq
+            self._text_stretches[event.run_id] = stretches
+        return self._text_stretches[event.run_id].get(event.seq, [event])
 
     @admin.display(description="ts")
     def ts(self, event: RunEvent) -> str:
@@ -276,26 +342,40 @@ class RunEventInline(HistoryInline):
         return elapsed_ms(run_origin(event.run), event.created_at)
 
     @admin.display(description="Data")
-    def summary(self, event: RunEvent) -> str:
-        return event_summary(event.data)
+    def summary(self, event: RunEvent):
+        if event.type != "text":
+            return format_html(
+                '<details class="event-data"><summary>{}</summary><pre>{}</pre></details>',
+                event_summary(event.data) or "—",
+                pretty_json(event.data),
+            )
+        texts = self.stretch(event)
+        whole = "".join(str(t.data.get("delta", "")) if isinstance(t.data, dict) else "" for t in texts)
+        label = f"{len(texts)} text events, seq {texts[0].seq} to {texts[-1].seq}" if len(texts) > 1 else "1 text event"
+        return format_html(
+            '<details class="event-data event-text"><summary>{}: “{}”</summary><pre>{}</pre></details>',
+            label,
+            Truncator(whole).chars(SUMMARY_CHARS // 2),
+            whole,
+        )
 
 
 @admin.register(Run)
 class RunAdmin(HistoryAdmin):
     list_display = (
         "short_id",
+        "message",
         "user",
-        "session",
         "status",
         "route",
         "total_tokens",
         "llm_calls",
         "cost_usd",
-        "duration",
+        "duration_seconds",
         "created_at",
     )
     list_filter = ("status", "route", "cost_known", "user", "created_at")
-    list_select_related = ("user", "session")
+    list_select_related = ("user", "user_message")
     search_fields = ("user_message__content", "route_reason", "id", "user__username", "error_message")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
@@ -341,9 +421,19 @@ class RunAdmin(HistoryAdmin):
     def short_id(self, run: Run) -> str:
         return str(run.pk)[:8]
 
-    @admin.display(description="Duration (ms)", ordering="run_duration")
-    def duration(self, run: Run) -> int | None:
-        return run.duration_ms
+    @admin.display(description="Message", ordering="user_message__content")
+    def message(self, run: Run) -> str:
+        """The user's message this run answers (not its session's title: a session has many runs)."""
+        return Truncator(" ".join(run.user_message.content.split())).chars(80)
+
+    @admin.display(description="Duration (s)", ordering="run_duration")
+    def duration_seconds(self, run: Run) -> str:
+        return seconds(run.duration_ms)
+
+    @admin.display(description="Duration")
+    def duration(self, run: Run) -> str:
+        ms = run.duration_ms
+        return "— (not finished)" if ms is None else f"{seconds(ms)} s ({ms} ms)"
 
     @admin.display(description="User's message")
     def question(self, run: Run) -> str:
@@ -383,7 +473,7 @@ class AgentMessageInline(HistoryInline):
     fk_name = "agent"
     fields = readonly_fields = (
         "role",
-        "content",
+        "message_content",
         "tool_calls_summary",
         "tool_call_id",
         "tool_name",
@@ -398,16 +488,31 @@ class AgentMessageInline(HistoryInline):
     ordering = ("id",)
     verbose_name_plural = "LLM conversation"
 
+    # Wide, wrapped and kept as written (agents/admin.css), not squeezed into a narrow column.
+    @admin.display(description="Content")
+    def message_content(self, message: AgentMessage):
+        if not message.content:
+            return "—"
+        shown = pretty_json(message.content) if message.role == AgentMessage.Role.TOOL else message.content
+        return format_html('<div class="agent-content">{}</div>', shown)
+
     @admin.display(description="Tool calls")
-    def tool_calls_summary(self, message: AgentMessage) -> str:
+    def tool_calls_summary(self, message: AgentMessage):
         calls = message.tool_calls or []
+        if not calls:
+            return "—"
         if not isinstance(calls, list):
-            return json.dumps(calls, default=str)
-        return "\n".join(
-            f"{call.get('name', '?')}({call.get('arguments', '')}) [{call.get('id', '')}]"
-            if isinstance(call, dict)
-            else str(call)
-            for call in calls
+            return format_html('<pre class="tool-calls">{}</pre>', pretty_json(calls))
+        return format_html_join(
+            "",
+            '<div class="tool-call"><strong>{}</strong> <span class="tool-call-id">[{}]</span>'
+            '<pre class="tool-calls">{}</pre></div>',
+            (
+                (call.get("name", "?"), call.get("id", ""), pretty_json(call.get("arguments", "")))
+                if isinstance(call, dict)
+                else ("?", "", str(call))
+                for call in calls
+            ),
         )
 
 
@@ -416,7 +521,7 @@ class AgentAdmin(AgentStatsMixin, HistoryAdmin):
     list_display = (
         "short_id",
         "role",
-        "model",
+        "answered_by",
         "permission",
         "run",
         "parent",
@@ -433,6 +538,7 @@ class AgentAdmin(AgentStatsMixin, HistoryAdmin):
         "run",
         "role",
         "model",
+        "answered_by",
         "permission",
         "parent",
         "created_at",

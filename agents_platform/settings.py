@@ -503,6 +503,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Times to the second in the admin (the locale's own formats stop at minutes).
+# https://docs.djangoproject.com/en/5.2/ref/settings/#format-module-path
+FORMAT_MODULE_PATH = ["agents_platform.formats"]
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -14,6 +14,10 @@ from sessions.views import chat
 from . import views
 from .login_throttle import throttle_failed_logins
 
+admin.site.site_header = "Agents platform administration"
+admin.site.site_title = "Agents platform admin"
+admin.site.index_title = "Runs, agents, chats and users"
+
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     # Pages without an icon link (the admin's) make browsers ask for /favicon.ico.

@@ -27,14 +27,30 @@ LIST_ERRORS = {400: ["invalid_page_size"], 401: DRF_NOT_AUTHENTICATED, 404: ["no
 SESSION_NOT_FOUND = ["session_not_found"]
 
 
-@extend_schema(tags=["sessions"], responses={200: SessionSerializer(many=True), **error_responses(LIST_ERRORS)})
+SEARCH_MAX_CHARS = 200
+
+
+@extend_schema(
+    tags=["sessions"],
+    parameters=[
+        OpenApiParameter(
+            "search",
+            OpenApiTypes.STR,
+            OpenApiParameter.QUERY,
+            description=f"Only sessions whose title or a message contains this text (case-insensitive; "
+            f"the first {SEARCH_MAX_CHARS} characters count).",
+        )
+    ],
+    responses={200: SessionSerializer(many=True), **error_responses(LIST_ERRORS)},
+)
 class SessionListApi(generics.ListAPIView):
-    """List your chat sessions, newest activity first."""
+    """List your chat sessions, newest activity first; ``?search=`` narrows them."""
 
     serializer_class = SessionSerializer
 
     def get_queryset(self):
-        return selectors.session_list(user=self.request.user)
+        search = " ".join(self.request.query_params.get("search", "").split())[:SEARCH_MAX_CHARS]
+        return selectors.session_list(user=self.request.user, search=search)
 
 
 @extend_schema(tags=["sessions"], parameters=[SESSION_ID])

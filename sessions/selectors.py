@@ -4,7 +4,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from agents_platform.errors import NotFound
@@ -12,16 +12,20 @@ from agents_platform.errors import NotFound
 from .models import ChatSession, Message
 
 
-def session_list(*, user: AbstractBaseUser) -> QuerySet[ChatSession]:
-    """Return the user's sessions, newest activity first, with message counts and token usage."""
-    return (
-        ChatSession.objects.filter(user=user)
-        .annotate(
-            message_count=Count("messages"),
-            total_tokens=Coalesce(Sum("messages__total_tokens"), 0),
-        )
-        .order_by("-updated_at", "-created_at")
-    )
+def session_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[ChatSession]:
+    """Return the user's sessions, newest activity first, with message counts and token usage.
+
+    ``search`` keeps the sessions whose title or any message contains it
+    (case-insensitive); matched through a subquery, so the counts stay whole.
+    """
+    sessions = ChatSession.objects.filter(user=user)
+    if search:
+        matching = Message.objects.filter(session__user=user, content__icontains=search).values("session_id")
+        sessions = sessions.filter(Q(title__icontains=search) | Q(pk__in=matching))
+    return sessions.annotate(
+        message_count=Count("messages"),
+        total_tokens=Coalesce(Sum("messages__total_tokens"), 0),
+    ).order_by("-updated_at", "-created_at")
 
 
 def session_get(*, user: AbstractBaseUser, session_id: uuid.UUID | str, with_usage: bool = False) -> ChatSession:

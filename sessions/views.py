@@ -1,4 +1,4 @@
-"""The chat UI page: one server-rendered template; ``static/chat/chat.js`` does the rest over the API."""
+"""The chat UI page: one server-rendered template; ``static/chat/js/main.js`` does the rest over the API."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required

@@ -36,6 +36,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
             "status",
             "is_active",
             "route",
+            "route_reason",
             "user_message_id",
             "assistant_message_id",
             "last_event_seq",

@@ -122,6 +122,11 @@ class _EventStream(httpx2.SyncByteStream):
             yield frame
 
 
+# The model that answers, as a real server names itself in its replies (whatever name it was asked
+# for): stored calls and the admin then say the offline model answered, not the configured name.
+OFFLINE_MODEL_NAME = "offline"
+
+
 def _sse(payload: dict | str) -> bytes:
     data = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
     return f"data: {data}\n\n".encode()
@@ -152,7 +157,7 @@ class OfflineTransport(httpx2.BaseTransport):
 
         reply = respond(body)
         completion_id = _completion_id(raw)
-        chunks, completion_tokens = reply_chunks(reply, completion_id=completion_id, model=body["model"])
+        chunks, completion_tokens = reply_chunks(reply, completion_id=completion_id, model=OFFLINE_MODEL_NAME)
         prompt_tokens = count_prompt_tokens(body["messages"])
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -161,7 +166,7 @@ class OfflineTransport(httpx2.BaseTransport):
         }
         if not body.get("stream"):
             return httpx2.Response(
-                200, json=_completion(reply, completion_id=completion_id, model=body["model"], usage=usage)
+                200, json=_completion(reply, completion_id=completion_id, model=OFFLINE_MODEL_NAME, usage=usage)
             )
 
         frames = [_sse(chunk) for chunk in chunks]

@@ -108,6 +108,8 @@ CALC_INTENT_RE = re.compile(
 )
 EXPRESSION_RE = re.compile(r"[-(]*\d[\d\s.+\-*/()%^]*[\d)]")
 OPERATOR_RE = re.compile(r"[\d)]\s*[-+*/%^]\s*[-(]*\d")
+THOUSANDS_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+PERCENT_OF_RE = re.compile(r"(?P<share>\d+(?:\.\d+)?)\s*(?:%|percent)\s+of\s+(?=[\d(])", re.I)
 WORD_OPERATORS = (("multiplied by|times|x|\u00d7", "*"), ("divided by|over|\u00f7", "/"), ("plus", "+"), ("minus", "-"))
 COMPARE_RE = re.compile(
     r"\b(?:compare|comparing|comparison (?:of|between)|differences? between|pros and cons of"
@@ -367,6 +369,8 @@ def time_requests(user_text: str) -> list[dict]:
 
 def calc_request(value: str, *, require_intent: bool = True) -> list[dict]:
     """Return the calculate arguments for the arithmetic in a text, if it has any."""
+    value = THOUSANDS_RE.sub("", value)  # "2,340" is one number
+    value = PERCENT_OF_RE.sub(r"\g<share>/100*", value)  # "17% of 2340" is 17/100*2340, not a remainder
     for words, operator in WORD_OPERATORS:
         value = re.sub(rf"(?<=[\d)])\s*(?:{words})\s*(?=[\d(])", operator, value, flags=re.I)
     candidates = [match.strip() for match in EXPRESSION_RE.findall(value) if OPERATOR_RE.search(match)]

@@ -196,7 +196,10 @@ def test_run_page_shows_steps_executions_and_events_in_order_with_plan_graph(adm
 
     timeline = section(html, 'id="events-group"')
     assert_in_order(timeline, *[f"ts-{seq}" for seq in range(1, 11)])
-    assert_in_order(timeline, *[f"marker=m{seq:02d}" for seq in range(1, 11)])
+    # Each row's data in one line, unfolding to the whole event; the text row shows its text instead.
+    assert_in_order(timeline, *[f"marker=m{seq:02d}" for seq in range(1, 11) if seq != 9])
+    assert_in_order(timeline, "marker=m08", "1 text event", "marker=m10")
+    assert_in_order(timeline, "<details", "&quot;marker&quot;: &quot;m01&quot;")
     # Elapsed ms from the run's start: event seq N was stored N*100 ms after it.
     assert_in_order(timeline, ">100<", ">200<", ">900<", ">1000<")
     assert "run_id=" not in timeline  # envelope fields are left out of the summary
@@ -267,7 +270,7 @@ def test_agent_page_shows_its_conversation_in_order_with_tokens(admin_client, us
     assert response.status_code == 200
     html = response.content.decode()
     conversation = section(html, 'id="conversation-group"')
-    assert_in_order(conversation, "You are the planner.", "compare the two reports", "create_plan(", "call_plan")
+    assert_in_order(conversation, "You are the planner.", "compare the two reports", "create_plan", "call_plan")
     assert_in_order(conversation, ">120<", ">30<", ">812<", "planner-model", "tool_calls")
     assert "executor says" not in conversation and "answer a" not in conversation  # only its own messages
     # The agent's totals: one LLM call (assistant row), 150 tokens.
@@ -432,3 +435,130 @@ def test_run_page_queries_do_not_grow_with_events(admin_client, user):
     for seq in range(11, 61):
         RunEvent.objects.create(run=run, seq=seq, type="text", data={"delta": f"d{seq}"})
     assert count_queries(admin_client, change_url(run)) == few
+
+
+# --- What operators read: counts, columns, folding, header, seconds ----------------
+
+
+def test_an_agents_llm_calls_count_its_own_calls_not_history_copies(admin_client, user):
+    run = build_run(user)
+    planner = run.agents.get(role="planner")
+    # Earlier turns of the chat are copied into the planner's conversation as assistant rows without
+    # a model: part of what it was sent, not calls it made.
+    AgentMessage.objects.create(agent=planner, run=run, role="assistant", content="an earlier answer")
+    AgentMessage.objects.create(agent=planner, run=run, role="assistant", content="another earlier answer")
+
+    html = admin_client.get(change_url(planner)).content.decode()
+    assert re.search(r"LLM calls.*?<div class=\"readonly\">1</div>", html, re.S)
+    listed = {agent.pk: agent for agent in admin_client.get(list_url(Agent)).context["cl"].result_list}
+    assert listed[planner.pk].llm_call_count == 1
+    run_page = section(admin_client.get(change_url(run)).content.decode(), 'id="agents-group"', 'id="executions-group"')
+    planner_row = run_page[: run_page.index("executor-model")]
+    assert re.search(r'field-llm_call_count">\s*<p>1</p>', planner_row, re.S)
+
+
+def test_the_model_column_shows_the_model_that_answered(admin_client, user):
+    run = build_run(user)
+    planner = run.agents.get(role="planner")
+    Agent.objects.filter(pk=planner.pk).update(model="gpt-4o-mini")
+    AgentMessage.objects.filter(agent=planner, role="assistant").update(model="offline")
+
+    response = admin_client.get(list_url(Agent))
+    html = response.content.decode()
+    assert "offline (asked for gpt-4o-mini)" in html
+    assert html.count("executor-model") >= 3  # the executors answered with the model they asked for
+    run_page = admin_client.get(change_url(run)).content.decode()
+    assert "offline (asked for gpt-4o-mini)" in section(run_page, 'id="agents-group"', 'id="executions-group"')
+    agent_page = admin_client.get(change_url(planner)).content.decode()
+    assert "offline (asked for gpt-4o-mini)" in agent_page
+
+
+def test_the_runs_list_shows_each_runs_own_message_route_status_tokens_and_seconds(admin_client, user):
+    first = build_run(user, "first question of the chat")
+    session = first.session
+    later_question = Message.objects.create(session=session, role="user", content="a  later\nfollow-up question")
+    later = Run.objects.create(
+        session=session,
+        user=user,
+        user_message=later_question,
+        status=Run.Status.FAILED,
+        route=Run.Route.SIMPLE,
+        total_tokens=77,
+        llm_calls=1,
+        started_at=timezone.now() - timedelta(seconds=3),
+        finished_at=timezone.now(),
+    )
+    html = admin_client.get(list_url(Run)).content.decode()
+    rows = {run_id: section(html, f">{str(run_id)[:8]}<", "</tr>") for run_id in (first.pk, later.pk)}
+    assert "first question of the chat" in rows[first.pk]
+    assert "a later follow-up question" in rows[later.pk]
+    assert "chat about" not in html  # not the session's title
+    assert "Complex" in rows[first.pk] and "Simple" in rows[later.pk]
+    assert "Completed" in rows[first.pk] and "Failed" in rows[later.pk]
+    assert ">360<" in rows[first.pk] and ">77<" in rows[later.pk]
+    assert 'field-duration_seconds">4.3<' in rows[first.pk]
+    assert 'field-duration_seconds">3.0<' in rows[later.pk]
+    assert "Duration (s)" in html
+
+
+def test_conversation_rows_wrap_and_tool_calls_are_pretty_printed(admin_client, user):
+    run = build_run(user)
+    planner = run.agents.get(role="planner")
+    AgentMessage.objects.filter(agent=planner, role="assistant").update(
+        tool_calls=[{"id": "call_plan", "name": "create_plan", "arguments": '{"objective": "compare", "steps": []}'}]
+    )
+    html = admin_client.get(change_url(planner)).content.decode()
+    conversation = section(html, 'id="conversation-group"')
+    assert '<div class="agent-content">You are the planner.</div>' in conversation
+    assert "<strong>create_plan</strong>" in conversation
+    pretty = (
+        '<pre class="tool-calls">{\n  &quot;objective&quot;: &quot;compare&quot;,\n  &quot;steps&quot;: []\n}</pre>'
+    )
+    assert pretty in conversation
+    # A tool's answer, JSON, is indented too.
+    assert '<div class="agent-content">{\n  &quot;ok&quot;: true\n}</div>' in conversation
+    # The stylesheet that lays these rows out wide and wrapped is on the page.
+    assert "agents/admin.css" in html
+
+
+def test_the_timeline_folds_consecutive_text_events_into_one_row(admin_client, user, django_assert_max_num_queries):
+    run = build_run(user)
+    RunEvent.objects.filter(run=run).delete()
+    kinds = [
+        ("analysis", {"strategy": "simple"}),
+        *[("text", {"delta": piece}) for piece in ["Hel", "lo ", "wor", "ld", "!"]],
+        ("tool_call", {"tool": "calculate"}),
+        *[("text", {"delta": piece}) for piece in [" And", " more."]],
+        ("done", {"status": "completed"}),
+    ]
+    for seq, (kind, data) in enumerate(kinds, start=1):
+        RunEvent.objects.create(run=run, seq=seq, type=kind, data={"type": kind, "seq": seq, "ts": f"t{seq}", **data})
+
+    with django_assert_max_num_queries(40):
+        html = admin_client.get(change_url(run)).content.decode()
+    timeline = section(html, 'id="events-group"')
+    assert timeline.count('<td class="field-seq">') == 5, "analysis, 5 texts as one, tool_call, 2 texts as one, done"
+    assert_in_order(
+        timeline,
+        "strategy=simple",
+        "5 text events, seq 2 to 6: “Hello world!”",
+        "<pre>Hello world!</pre>",
+        "tool=calculate",
+        "2 text events, seq 8 to 9",
+        "<pre> And more.</pre>",
+        "status=completed",
+    )
+
+
+def test_the_admin_names_the_platform_and_shows_times_to_the_second(admin_client, user):
+    run = build_run(user)
+    moment = timezone.now().replace(hour=14, minute=5, second=37, microsecond=0)
+    Run.objects.filter(pk=run.pk).update(created_at=moment)
+    index = admin_client.get(reverse("admin:index")).content.decode()
+    assert "Agents platform administration" in index
+    assert "<title>Runs, agents, chats and users | Agents platform admin</title>" in index
+    assert "Django administration" not in index
+    listing = admin_client.get(list_url(Run)).content.decode()
+    assert re.search(r"field-created_at[^>]*>[^<]*14:05:37<", listing), "the list shows seconds"
+    page = admin_client.get(change_url(run)).content.decode()
+    assert "14:05:37" in page

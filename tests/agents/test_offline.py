@@ -100,6 +100,10 @@ def test_plain_messages_get_a_short_text_answer(message):
         ("what is 17*23", "calculate", {"expression": "17*23"}),
         ("Calculate (2+3) * 4 please", "calculate", {"expression": "(2+3) * 4"}),
         ("what's 12 times 7?", "calculate", {"expression": "12*7"}),
+        ("What is 17% of 2,340?", "calculate", {"expression": "17/100*2340"}),
+        ("what is 12.5 percent of 80", "calculate", {"expression": "12.5/100*80"}),
+        ("what is 2,340 + 1,000,000?", "calculate", {"expression": "2340 + 1000000"}),
+        ("what is 7 % 3", "calculate", {"expression": "7 % 3"}),
         ("what time is it in Tokyo", "get_current_time", {"timezone": "Asia/Tokyo"}),
         ("What's the time in New York right now?", "get_current_time", {"timezone": "America/New_York"}),
         ("what time is it?", "get_current_time", {}),
@@ -601,3 +605,10 @@ def test_offline_model_delay_setting_is_checked_at_start(value, ok):
         assert float(done.stdout.strip()) == float(value)
     else:
         assert "OFFLINE_MODEL_DELAY" in done.stderr
+
+
+def test_the_offline_model_names_itself_in_its_replies_whatever_it_was_asked_for():
+    """As a real server does (asked for "gpt-4o", it answers "gpt-4o-2024-08-06"): stored calls say who answered."""
+    for message in ("hello!", "what is 2+2"):
+        result = llm.chat_stream(model="gpt-4o-mini", messages=[{"role": "user", "content": message}], tools=None)
+        assert result.model == "offline"

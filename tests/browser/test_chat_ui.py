@@ -157,11 +157,17 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     answer_text = session.messages.get(role=Message.Role.ASSISTANT).content
     assert answer.inner_text().split()[:3] == answer_text.split()[:3]
 
-    # Reopening the chat shows the history, and the stored plan can be replayed under the answer.
+    # Reopening the chat shows the history with the stored plan folded under its summary; it opens.
+    step_count = steps.count()
     page.reload()
-    page.wait_for_selector(".message-assistant .run-footer button")
-    page.click(".message-assistant .run-footer button")
-    page.wait_for_selector(".message-assistant .run-replay .plan-steps .step")
+    plan = page.locator(".run .plan")
+    plan.locator(".step").first.wait_for(state="attached")
+    assert plan.get_attribute("open") is None
+    assert plan.locator(".plan-progress").inner_text() == f"{step_count} of {step_count} steps done"
+    plan.locator("summary.plan-head").click()
+    assert plan.locator(".step[data-status=completed]").count() == step_count
+    assert plan.locator("details.executor").count() == step_count
+    ui.screenshot("04b-plan-after-reload")
     assert page.locator(".message-user").count() == 1
 
 
@@ -418,8 +424,15 @@ def test_second_tab_gets_409_and_can_follow_the_running_answer(open_browser, use
     assert second.input_value("#message") == "a message from the other tab"
     first.screenshot("15-conflict-in-second-tab", page=second)
     second.get_by_role("button", name="Show the running answer").click()
+    # The running answer comes with the question it answers (asked in the other tab).
+    following = second.locator(".turn").nth(1)
+    following.locator(".run").wait_for()
+    assert following.locator(".message-user .bubble").inner_text() == "and now with milk"
+    first.screenshot("15b-second-tab-follows-with-the-question", page=second)
     second.wait_for_selector(".run[data-status=completed] >> nth=1", timeout=15_000)
-    assert second.locator(".run").nth(1).locator(".answer").inner_text() == "Final answer for both tabs."
+    assert following.locator(".answer").inner_text() == "Final answer for both tabs."
+    assert second.locator(".turn").count() == 2
+    assert second.input_value("#message") == "a message from the other tab", "the unsent text is kept"
     assert Run.objects.filter(user=user).count() == 2
 
 

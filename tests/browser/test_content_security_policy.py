@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_chat_page_signs_in_and_streams_an_answer_under_its_policy(open_browser, user, stub_model):
-    stub_model.responder = lambda request: Text("An answer drawn under the policy.")
+    answer = "An answer drawn under the **policy**.\n\n| a | b |\n|---|---|\n| 1 | 2 |"
+    stub_model.responder = lambda request: Text(answer)
     ui = open_browser(bypass_csp=False)
     page = ui.page
     ui.login(user.username)  # the login page, then the chat page, both under the strict policy
@@ -23,7 +24,10 @@ def test_chat_page_signs_in_and_streams_an_answer_under_its_policy(open_browser,
     page.fill("#message", "hello there")
     page.keyboard.press("Enter")
     page.wait_for_selector(".run[data-status=completed]")
-    assert page.locator(".run .answer").inner_text() == "An answer drawn under the policy."
+    # The chat's ES modules and the vendored markdown libraries load and run under script-src 'self'.
+    assert page.locator(".run .answer p").inner_text() == "An answer drawn under the policy."
+    assert page.locator(".run .answer strong").inner_text() == "policy"
+    assert page.locator(".run .answer table td").all_inner_texts() == ["1", "2"]
     # chat.css applied: the composer is laid out by the stylesheet, not the browser's defaults.
     assert page.locator("#app").evaluate("e => getComputedStyle(e).display") == "grid"
 

@@ -100,6 +100,26 @@ def test_list_shows_only_my_sessions_newest_activity_first_with_counts(api, user
     assert items[1]["entity_id"] is None
 
 
+def test_list_search_matches_titles_and_messages_of_my_sessions_only(api, user, other_user):
+    lisbon = services.session_create(user=user, title="Trip to Lisbon")
+    groceries = services.session_create(user=user, title="Weekly groceries")
+    services.message_create(session=groceries, role=Message.Role.USER, content="Buy pastéis de nata for LISBON")
+    services.message_create(session=groceries, role=Message.Role.ASSISTANT, content="Noted.")
+    services.session_create(user=user, title="Unrelated")
+    services.session_create(user=other_user, title="Lisbon too, but not mine")
+
+    found = api.get("/api/sessions/", {"search": "  lisbon "}).json()
+    by_message = api.get("/api/sessions/", {"search": "nata"}).json()
+    nothing = api.get("/api/sessions/", {"search": "madrid"}).json()
+    everything = api.get("/api/sessions/", {"search": ""}).json()
+
+    assert {item["id"] for item in found["results"]} == {str(lisbon.pk), str(groceries.pk)}
+    # Matching through a message leaves the counts whole (both messages, not just the matching one).
+    assert [item["message_count"] for item in by_message["results"]] == [2]
+    assert nothing["count"] == 0
+    assert everything["count"] == 3
+
+
 def test_list_page_size_is_capped_at_100(api, user):
     ChatSession.objects.bulk_create([ChatSession(user=user, title=f"s{n}") for n in range(105)])
 
@@ -453,6 +473,7 @@ def test_message_status_is_read_only(api, user):
 def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     first = make_run(user, "first")
     answer = services.message_create(session=first.session, role=Message.Role.ASSISTANT, content="done")
+    Run.objects.filter(pk=first.pk).update(route=Run.Route.SIMPLE, route_reason="a greeting")
     run_finish(run=first, status=Run.Status.COMPLETED, assistant_message=answer)
     second = make_run(user, "second", session_id=first.session_id)
     events.emit(second, events.ANALYSIS, strategy="simple", reason="short")
@@ -470,6 +491,9 @@ def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     assert active["assistant_message_id"] is None
     assert finished["status"] == "completed" and finished["is_active"] is False
     assert finished["assistant_message_id"] == str(answer.pk)
+    # Enough to draw the turn after a reload: its route and why, usage, error, duration.
+    assert (finished["route"], finished["route_reason"]) == ("simple", "a greeting")
+    assert {"total_tokens", "llm_calls", "error_code", "error_message", "duration_ms"} <= set(finished)
     assert "idempotency_key" not in active and "request_hash" not in active and "user" not in active
     assert "worker" not in active and "reserved_tokens" not in active
 

@@ -1,0 +1,292 @@
+/* The state of one run on screen, as a pure reducer of its events.
+ *
+ * `reduceRun(state, event)` returns a new state (or the same object when the
+ * event changes nothing: a replayed seq, an unknown type), so the view can
+ * compare by identity. Nothing here touches the DOM. A run read back from
+ * the API after a reload becomes the same shape through `runFromStored`.
+ */
+import { ACTIVE_STATUSES, EVENT } from "./events.js";
+
+/** Return the state of a run no event has reached yet. */
+export function initialRunState({ runId = null, sessionId = null } = {}) {
+  return {
+    runId,
+    sessionId,
+    lastSeq: 0,
+    status: "running", // a run status of CONTRACT.md, or null for an answer with no run
+    finished: false,
+    route: null,
+    routeReason: "",
+    plan: null, // {id, objective, steps: [{id, title, instructions, dependsOn, status, result}]}
+    executors: [], // [{id, stepId, task, status, result, usage, durationMs}]
+    toolCalls: [], // [{id, tool, arguments, agentId, agentKind, status, result, error, durationMs}]
+    answer: "",
+    notes: [], // [{kind: "retry" | "warning" | "resumed", text}]
+    error: null, // {code, message}: why the run failed or was interrupted
+    attempt: 1,
+    usage: null, // {prompt_tokens, completion_tokens, total_tokens, llm_calls}
+    durationMs: null,
+    messageId: null,
+    messageStatus: "complete", // "incomplete": the answer was cut off (CONTRACT: message status)
+  };
+}
+
+const STEP_STATUSES = new Set(["pending", "running", "completed", "failed", "skipped", "cancelled"]);
+
+function planFrom(plan, previous) {
+  const known = new Map((previous?.steps || []).map((step) => [String(step.id), step]));
+  return {
+    id: plan?.id ?? null,
+    objective: plan?.objective || "",
+    steps: (plan?.steps || []).map((step) => {
+      const before = known.get(String(step.id));
+      const status = STEP_STATUSES.has(step.status) ? step.status : before?.status || "pending";
+      return {
+        id: String(step.id),
+        title: step.title || String(step.id),
+        instructions: step.instructions || "",
+        dependsOn: (step.depends_on || []).map(String),
+        status,
+        result: step.result ?? before?.result ?? "",
+      };
+    }),
+  };
+}
+
+function replaceWhere(list, match, change) {
+  let changed = false;
+  const next = list.map((item) => {
+    if (!match(item)) return item;
+    changed = true;
+    return { ...item, ...change(item) };
+  });
+  return changed ? next : list;
+}
+
+function withStep(state, stepId, change) {
+  if (!state.plan || stepId === undefined || stepId === null) return state;
+  const steps = replaceWhere(state.plan.steps, (step) => step.id === String(stepId), change);
+  return steps === state.plan.steps ? state : { ...state, plan: { ...state.plan, steps } };
+}
+
+function seconds(ms) {
+  return Math.round(ms / 100) / 10;
+}
+
+const REDUCERS = {
+  [EVENT.SESSION]: (state) => state,
+
+  [EVENT.ANALYSIS]: (state, event) => ({ ...state, route: event.strategy || null, routeReason: event.reason || "" }),
+
+  [EVENT.PLAN_CREATED]: (state, event) => ({ ...state, plan: planFrom(event.plan, null) }),
+
+  [EVENT.PLAN_REVISED]: (state, event) => ({
+    ...state,
+    plan: planFrom(event.plan, state.plan),
+    notes: [...state.notes, { kind: "info", text: `The plan was revised${event.reason ? `: ${event.reason}` : "."}` }],
+  }),
+
+  [EVENT.STEP_START]: (state, event) => withStep(state, event.step?.id, () => ({ status: "running" })),
+
+  [EVENT.STEP_COMPLETE]: (state, event) =>
+    withStep(state, event.step?.id, (step) => ({
+      status: STEP_STATUSES.has(event.step?.status) ? event.step.status : "completed",
+      result: event.step?.result ?? step.result,
+    })),
+
+  [EVENT.EXECUTOR_SPAWNED]: (state, event) => ({
+    ...state,
+    executors: [
+      ...state.executors,
+      {
+        id: String(event.executor_id),
+        stepId: event.step_id === undefined || event.step_id === null ? null : String(event.step_id),
+        task: event.task?.instructions || event.task?.title || "",
+        status: "running",
+        result: "",
+        usage: null,
+        durationMs: null,
+      },
+    ],
+  }),
+
+  [EVENT.EXECUTOR_RESULT]: (state, event) => {
+    const executors = replaceWhere(
+      state.executors,
+      (executor) => executor.id === String(event.executor_id),
+      () => ({
+        status: event.status || "completed",
+        result: event.result ?? "",
+        usage: event.usage || null,
+        durationMs: typeof event.duration_ms === "number" ? event.duration_ms : null,
+      }),
+    );
+    return executors === state.executors ? state : { ...state, executors };
+  },
+
+  [EVENT.TOOL_CALL]: (state, event) => ({
+    ...state,
+    toolCalls: [
+      ...state.toolCalls,
+      {
+        id: String(event.call_id),
+        tool: event.tool || "",
+        arguments: event.arguments ?? {},
+        agentId: event.agent_id === undefined ? null : String(event.agent_id),
+        agentKind: event.agent_kind || null,
+        status: "running",
+        result: null,
+        error: null,
+        durationMs: null,
+      },
+    ],
+  }),
+
+  [EVENT.TOOL_RESULT]: (state, event) => {
+    const toolCalls = replaceWhere(
+      state.toolCalls,
+      (call) => call.id === String(event.call_id),
+      () => ({
+        status: event.ok ? "ok" : "failed",
+        result: event.ok ? (event.result ?? null) : null,
+        error: event.ok ? null : event.error || { code: "error", message: "" },
+        durationMs: typeof event.duration_ms === "number" ? event.duration_ms : null,
+      }),
+    );
+    return toolCalls === state.toolCalls ? state : { ...state, toolCalls };
+  },
+
+  [EVENT.TEXT]: (state, event) => (event.delta ? { ...state, answer: state.answer + event.delta } : state),
+
+  [EVENT.RETRY]: (state, event) => {
+    const wait = typeof event.delay_ms === "number" && event.delay_ms > 0 ? ` in ${seconds(event.delay_ms)} s` : "";
+    return { ...state, notes: [...state.notes, { kind: "retry", text: `The model was busy; trying again${wait}…` }] };
+  },
+
+  [EVENT.RESUMED]: (state, event) => {
+    const why = event.reason === "approval" ? "" : " after a server restart";
+    return {
+      ...state,
+      attempt: typeof event.attempt === "number" ? event.attempt : state.attempt + 1,
+      answer: event.answer_reset ? "" : state.answer,
+      notes: [...state.notes, { kind: "resumed", text: `The run was picked up again${why}.` }],
+    };
+  },
+
+  [EVENT.ERROR]: (state, event) => {
+    if (event.fatal) return { ...state, error: { code: event.code || "error", message: event.message || "" } };
+    return { ...state, notes: [...state.notes, { kind: "warning", text: event.message || event.code || "" }] };
+  },
+
+  [EVENT.DONE]: (state, event) => finish(state, {
+    status: event.status || "completed",
+    usage: event.usage || null,
+    durationMs: typeof event.duration_ms === "number" ? event.duration_ms : null,
+    messageId: event.message_id || null,
+  }),
+};
+
+/** Close what was still open when a run ended: running steps, executors and tool calls end with it. */
+function finish(state, { status, usage, durationMs, messageId }) {
+  const ended = status === "cancelled" ? "cancelled" : status === "completed" ? "completed" : "failed";
+  const plan = state.plan && {
+    ...state.plan,
+    steps: state.plan.steps.map((step) => (step.status === "running" ? { ...step, status: ended } : step)),
+  };
+  return {
+    ...state,
+    status,
+    finished: true,
+    usage,
+    durationMs,
+    messageId,
+    plan,
+    executors: state.executors.map((executor) => (executor.status === "running" ? { ...executor, status: ended } : executor)),
+    toolCalls: state.toolCalls.map((call) => (call.status === "running" ? { ...call, status: "failed", error: { code: ended, message: "" } } : call)),
+    // A run that ends any other way than `completed` stores its answer so far as `incomplete`.
+    messageStatus: status !== "completed" && state.answer.trim() ? "incomplete" : "complete",
+  };
+}
+
+/**
+ * Apply one event. Events at or below the last seq seen are replays (a
+ * rejoined stream starts again after Last-Event-ID, but a retried request
+ * may overlap) and change nothing; so does an unknown type, apart from its seq.
+ */
+export function reduceRun(state, event) {
+  if (!event || typeof event !== "object") return state;
+  if (typeof event.seq === "number") {
+    if (event.seq <= state.lastSeq) return state;
+  }
+  if (state.finished) return state; // `done` is last, exactly once
+  const reducer = REDUCERS[event.type];
+  let next = reducer ? reducer(state, event) : state;
+  const ids = {};
+  if (event.run_id && event.run_id !== state.runId) ids.runId = event.run_id;
+  if (event.session_id && event.session_id !== state.sessionId) ids.sessionId = event.session_id;
+  const seq = typeof event.seq === "number" ? { lastSeq: event.seq } : {};
+  if (next === state && !Object.keys(ids).length && !seq.lastSeq) return state;
+  next = { ...next, ...ids, ...seq };
+  return next;
+}
+
+/** Fold a list of events into a state. */
+export function reduceEvents(events, state = initialRunState()) {
+  return events.reduce(reduceRun, state);
+}
+
+/**
+ * Return the state of a stored run (GET /api/sessions/<id>/runs/ item, and
+ * optionally GET /api/agent/runs/<id> for its plan and executions) with its
+ * answer (the assistant message, or null).
+ */
+export function runFromStored(run, answer = null, detail = null) {
+  const active = ACTIVE_STATUSES.includes(run.status);
+  const state = initialRunState({ runId: run.id, sessionId: run.session_id || detail?.session_id || null });
+  const usage = {
+    prompt_tokens: run.prompt_tokens ?? detail?.usage?.prompt_tokens ?? 0,
+    completion_tokens: run.completion_tokens ?? detail?.usage?.completion_tokens ?? 0,
+    total_tokens: run.total_tokens ?? detail?.usage?.total_tokens ?? 0,
+    llm_calls: run.llm_calls ?? detail?.usage?.llm_calls ?? 0,
+  };
+  const errorCode = run.error_code ?? detail?.error?.code ?? "";
+  const errorMessage = run.error_message ?? detail?.error?.message ?? "";
+  const plan = detail?.plan ? planFrom(detail.plan, null) : null;
+  const executors = (detail?.executions || []).map((execution) => ({
+    id: String(execution.agent_id || execution.id),
+    stepId: execution.step_id ? String(execution.step_id) : null,
+    task: "",
+    status: execution.status,
+    result: execution.result || "",
+    usage: execution.usage || null,
+    durationMs: null,
+  }));
+  return {
+    ...state,
+    lastSeq: 0,
+    status: run.status,
+    finished: !active,
+    route: run.route || null,
+    routeReason: run.route_reason || detail?.route_reason || "",
+    plan,
+    executors,
+    answer: answer?.content || "",
+    error: errorCode || errorMessage ? { code: errorCode, message: errorMessage } : null,
+    usage: active ? null : usage,
+    durationMs: run.duration_ms ?? detail?.timings?.duration_ms ?? null,
+    messageId: answer?.id || null,
+    messageStatus: answer?.status || "complete",
+  };
+}
+
+/** Return the state of an answer that no run wrote (imported history). */
+export function answerOnly(message) {
+  return {
+    ...initialRunState(),
+    status: null,
+    finished: true,
+    answer: message.content || "",
+    messageId: message.id,
+    messageStatus: message.status || "complete",
+  };
+}

@@ -1,0 +1,176 @@
+// Unit tests of static/chat/js/run-state.js: the run-state reducer.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored } from "../../static/chat/js/run-state.js";
+
+const RUN = "11111111-1111-4111-8111-111111111111";
+const SESSION = "22222222-2222-4222-8222-222222222222";
+
+/** Number a list of events 1, 2, 3… as the server does. */
+const numbered = (...events) => events.map((event, i) => ({ run_id: RUN, session_id: SESSION, seq: i + 1, ...event }));
+
+const PLAN = {
+  id: "p1",
+  objective: "Compare tea and coffee",
+  steps: [
+    { id: "s1", title: "Tea", instructions: "Research tea", depends_on: [], status: "pending" },
+    { id: "s2", title: "Coffee", instructions: "Research coffee", depends_on: [], status: "pending" },
+    { id: "s3", title: "Pick", instructions: "Recommend", depends_on: ["s1", "s2"], status: "pending" },
+  ],
+};
+
+test("a complex run: plan, steps, executors, tool calls, answer and usage", () => {
+  const state = reduceEvents(
+    numbered(
+      { type: "session", session: { id: SESSION } },
+      { type: "analysis", strategy: "complex", reason: "two subjects" },
+      { type: "plan_created", plan: PLAN },
+      { type: "step_start", step: { id: "s1", title: "Tea" } },
+      { type: "executor_spawned", executor_id: "e1", step_id: "s1", task: { title: "Tea", instructions: "Research tea" } },
+      { type: "tool_call", call_id: "c1", tool: "calculate", arguments: { expression: "1+1" }, agent_id: "e1", agent_kind: "executor" },
+      { type: "tool_result", call_id: "c1", tool: "calculate", ok: true, result: { value: 2 }, duration_ms: 3, agent_id: "e1" },
+      { type: "executor_result", executor_id: "e1", step_id: "s1", status: "completed", result: "Tea is calm.", usage: { total_tokens: 40 } },
+      { type: "step_complete", step: { id: "s1", status: "completed", result: "Tea is calm." } },
+      { type: "text", delta: "Tea ", agent_id: "p" },
+      { type: "text", delta: "wins.", agent_id: "p" },
+      { type: "done", status: "completed", message_id: "m1", usage: { total_tokens: 120, llm_calls: 4 }, duration_ms: 900 },
+    ),
+  );
+  assert.equal(state.runId, RUN);
+  assert.equal(state.sessionId, SESSION);
+  assert.equal(state.lastSeq, 12);
+  assert.equal(state.route, "complex");
+  assert.equal(state.routeReason, "two subjects");
+  assert.deepEqual(
+    state.plan.steps.map((step) => [step.id, step.status, step.dependsOn]),
+    [
+      ["s1", "completed", []],
+      ["s2", "pending", []],
+      ["s3", "pending", ["s1", "s2"]],
+    ],
+  );
+  assert.equal(state.plan.steps[0].result, "Tea is calm.");
+  assert.deepEqual(state.executors.map((e) => [e.id, e.stepId, e.status, e.result]), [["e1", "s1", "completed", "Tea is calm."]]);
+  assert.deepEqual(state.toolCalls.map((c) => [c.id, c.agentId, c.status, c.result, c.durationMs]), [["c1", "e1", "ok", { value: 2 }, 3]]);
+  assert.equal(state.answer, "Tea wins.");
+  assert.equal(state.finished, true);
+  assert.equal(state.status, "completed");
+  assert.equal(state.messageStatus, "complete");
+  assert.deepEqual([state.usage.total_tokens, state.durationMs, state.messageId], [120, 900, "m1"]);
+});
+
+test("a replayed or repeated seq changes nothing (same object back)", () => {
+  const events = numbered({ type: "analysis", strategy: "simple" }, { type: "text", delta: "Hello" });
+  const state = reduceEvents(events);
+  for (const event of events) assert.equal(reduceRun(state, event), state);
+  assert.equal(state.answer, "Hello");
+});
+
+test("events after done are refused: done is last", () => {
+  const state = reduceEvents(numbered({ type: "text", delta: "A" }, { type: "done", status: "completed" }));
+  assert.equal(reduceRun(state, { type: "text", delta: "B", seq: 3 }), state);
+});
+
+test("unknown types are ignored but their seq is taken", () => {
+  const state = reduceEvents(numbered({ type: "text", delta: "x" }, { type: "approval_required", approval: {} }));
+  assert.equal(state.lastSeq, 2);
+  assert.equal(state.answer, "x");
+});
+
+test("resumed with answer_reset drops the text so far; without it keeps it", () => {
+  const reset = reduceEvents(
+    numbered({ type: "text", delta: "Hello wor" }, { type: "resumed", attempt: 2, reason: "worker_lost", answer_reset: true }, { type: "text", delta: "Hello world." }),
+  );
+  assert.equal(reset.answer, "Hello world.");
+  assert.equal(reset.attempt, 2);
+  assert.deepEqual(reset.notes.map((n) => n.kind), ["resumed"]);
+  const kept = reduceEvents(numbered({ type: "text", delta: "Hello" }, { type: "resumed", attempt: 2, reason: "drained", answer_reset: false }));
+  assert.equal(kept.answer, "Hello");
+});
+
+test("retry notes show the wait in seconds from delay_ms", () => {
+  const state = reduceEvents(numbered({ type: "retry", attempt: 1, code: "rate_limited", delay_ms: 1500 }, { type: "retry", attempt: 2, code: "x" }));
+  assert.deepEqual(state.notes.map((n) => n.text), ["The model was busy; trying again in 1.5 s…", "The model was busy; trying again…"]);
+});
+
+test("stopped mid-answer: the answer is kept and marked incomplete; running work ends cancelled", () => {
+  const state = reduceEvents(
+    numbered(
+      { type: "analysis", strategy: "complex" },
+      { type: "plan_created", plan: PLAN },
+      { type: "step_start", step: { id: "s1" } },
+      { type: "executor_spawned", executor_id: "e1", step_id: "s1", task: {} },
+      { type: "tool_call", call_id: "c1", tool: "calculate", arguments: {}, agent_id: "e1" },
+      { type: "text", delta: "Half an ans" },
+      { type: "done", status: "cancelled", message_id: "m9", usage: {} },
+    ),
+  );
+  assert.equal(state.status, "cancelled");
+  assert.equal(state.messageStatus, "incomplete");
+  assert.equal(state.answer, "Half an ans");
+  assert.equal(state.plan.steps[0].status, "cancelled");
+  assert.equal(state.executors[0].status, "cancelled");
+  assert.equal(state.toolCalls[0].status, "failed");
+});
+
+test("a fatal error is the run's error; a non-fatal one is a note", () => {
+  const state = reduceEvents(
+    numbered(
+      { type: "error", code: "tool_slow", message: "A tool was slow.", fatal: false },
+      { type: "error", code: "llm_error", message: "The model failed.", fatal: true },
+      { type: "done", status: "failed" },
+    ),
+  );
+  assert.deepEqual(state.error, { code: "llm_error", message: "The model failed." });
+  assert.deepEqual(state.notes, [{ kind: "warning", text: "A tool was slow." }]);
+  assert.equal(state.messageStatus, "complete", "no answer text, nothing incomplete");
+});
+
+test("plan_revised keeps completed steps and their results, adds new ones", () => {
+  const before = reduceEvents(numbered({ type: "plan_created", plan: PLAN }, { type: "step_complete", step: { id: "s1", status: "completed", result: "done 1" } }));
+  const revised = reduceRun(before, {
+    seq: 3,
+    type: "plan_revised",
+    reason: "s2 failed",
+    plan: { id: "p1", objective: "Compare", steps: [{ id: "s1", title: "Tea", depends_on: [] }, { id: "s4", title: "Retry coffee", depends_on: ["s1"] }] },
+  });
+  assert.deepEqual(revised.plan.steps.map((s) => [s.id, s.status, s.result]), [["s1", "completed", "done 1"], ["s4", "pending", ""]]);
+  assert.match(revised.notes.at(-1).text, /revised: s2 failed/);
+});
+
+test("a step event for an unknown step or without a plan leaves the state alone (except seq)", () => {
+  const state = reduceRun(initialRunState(), { seq: 1, type: "step_start", step: { id: "nope" } });
+  assert.equal(state.plan, null);
+  assert.equal(state.lastSeq, 1);
+});
+
+test("runFromStored: a stopped run without answer, a failed one with its reason, an active one", () => {
+  const stopped = runFromStored({ id: RUN, status: "cancelled", route: "complex", total_tokens: 30, llm_calls: 1, error_code: "", error_message: "", duration_ms: 1200 });
+  assert.deepEqual([stopped.status, stopped.finished, stopped.answer, stopped.usage.total_tokens, stopped.durationMs, stopped.error], ["cancelled", true, "", 30, 1200, null]);
+  const failed = runFromStored(
+    { id: RUN, status: "failed", route: "simple", error_code: "llm_error", error_message: "The model is unavailable." },
+    { id: "m2", content: "Part", status: "incomplete" },
+  );
+  assert.deepEqual(failed.error, { code: "llm_error", message: "The model is unavailable." });
+  assert.deepEqual([failed.answer, failed.messageStatus, failed.messageId], ["Part", "incomplete", "m2"]);
+  const active = runFromStored({ id: RUN, status: "running", route: "" });
+  assert.equal(active.finished, false);
+  assert.equal(active.usage, null);
+});
+
+test("runFromStored reads the plan and executions of the run detail", () => {
+  const detail = {
+    id: RUN,
+    plan: { id: "p1", objective: "Compare", steps: [{ id: "s1", title: "Tea", depends_on: [], status: "completed", result: "calm" }] },
+    executions: [{ id: "x1", step_id: "s1", agent_id: "a1", status: "completed", result: "calm", usage: { total_tokens: 9 } }],
+  };
+  const state = runFromStored({ id: RUN, status: "completed", route: "complex" }, { id: "m", content: "Tea." }, detail);
+  assert.deepEqual(state.plan.steps.map((s) => [s.id, s.status, s.result]), [["s1", "completed", "calm"]]);
+  assert.deepEqual(state.executors.map((e) => [e.id, e.stepId, e.status]), [["a1", "s1", "completed"]]);
+});
+
+test("answerOnly: an imported answer keeps its status", () => {
+  const state = answerOnly({ id: "m", content: "Once upon a", status: "incomplete" });
+  assert.deepEqual([state.status, state.finished, state.answer, state.messageStatus], [null, true, "Once upon a", "incomplete"]);
+});

@@ -174,3 +174,22 @@ test("answerOnly: an imported answer keeps its status", () => {
   const state = answerOnly({ id: "m", content: "Once upon a", status: "incomplete" });
   assert.deepEqual([state.status, state.finished, state.answer, state.messageStatus], [null, true, "Once upon a", "incomplete"]);
 });
+
+test("a run's cost and budget warnings are kept; dollars read as people read them", async () => {
+  const { formatUsd } = await import("../../static/chat/js/run-state.js");
+  assert.equal(formatUsd(0.00123), "$0.0012");
+  assert.equal(formatUsd(12.5), "$12.50");
+  assert.equal(formatUsd("x"), "$?");
+  const state = reduceEvents(
+    numbered(
+      { type: "session", session: {} },
+      { type: "budget_warning", scope: "user_daily", used_usd: 4.1, limit_usd: 5 },
+      { type: "done", status: "completed", usage: { total_tokens: 10, llm_calls: 1, cost_usd: 0.0021, cost_known: true } },
+    ),
+  );
+  assert.equal(state.usage.cost_usd, 0.0021);
+  assert.deepEqual(state.notes, [{ kind: "warning", text: "$4.10 of $5.00 used: 80% of today's budget." }]);
+  const stored = runFromStored({ id: RUN, status: "completed", total_tokens: 7, cost_usd: 0.5, cost_known: false });
+  assert.equal(stored.usage.cost_usd, 0.5);
+  assert.equal(stored.usage.cost_known, false);
+});

@@ -1,7 +1,7 @@
 /* The event types of the run stream (CONTRACT.md section 4) that the chat reads.
  *
  * One place names them, so the rest of the UI never spells a type by hand.
- * Types not listed here (approvals, thinking, budget warnings: not shown yet)
+ * Types not listed here (approvals, thinking: not shown yet)
  * are ignored, as the contract asks of clients.
  */
 export const EVENT = Object.freeze({
@@ -18,6 +18,7 @@ export const EVENT = Object.freeze({
   TEXT: "text",
   RETRY: "retry",
   RESUMED: "resumed",
+  BUDGET_WARNING: "budget_warning",
   ERROR: "error",
   DONE: "done",
 });

@@ -12,7 +12,7 @@ import { userMessage } from "./messages.js";
 import { drawIcons, el, formatNumber, load, store } from "./dom.js";
 import { ACTIVE_STATUSES, EVENT } from "./events.js";
 import { followRun } from "./reconnect.js";
-import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored } from "./run-state.js";
+import { answerOnly, formatUsd, initialRunState, reduceEvents, reduceRun, runFromStored } from "./run-state.js";
 import { RunView } from "./run-view.js";
 import { Follower } from "./scroll.js";
 import { Sidebar } from "./sidebar.js";
@@ -217,6 +217,27 @@ function onRunDone(live, state) {
     composer.set(live.text);
   }
   sidebar.refresh();
+  showBudget();
+}
+
+/** Show today's spend against the daily budget under the composer, when a budget is set. */
+async function showBudget() {
+  let budget;
+  try {
+    ({ budget } = await api("/api/usage/?days=1"));
+  } catch {
+    return; // the budget line is a courtesy: the chat works without it
+  }
+  let line = document.getElementById("budget-line");
+  if (budget.daily_usd === null || budget.daily_usd === undefined) {
+    line?.remove();
+    return;
+  }
+  if (!line) {
+    line = el("p", { id: "budget-line", class: "composer-hint muted" });
+    document.getElementById("composer-hint").after(line);
+  }
+  line.textContent = `Today: ${formatUsd(budget.used_today_usd)} of your ${formatUsd(budget.daily_usd)} daily budget`;
 }
 
 /** Stop listening to the live run (it goes on server-side) without touching its DOM. */
@@ -549,6 +570,7 @@ async function start() {
     composer.focus();
   }
   ui.app.dataset.ready = "true";
+  showBudget();
 }
 
 start();

@@ -173,6 +173,13 @@ const REDUCERS = {
     };
   },
 
+  [EVENT.BUDGET_WARNING]: (state, event) => {
+    const scope = event.scope === "run" ? "this run's cost limit" : "today's budget";
+    const used = formatUsd(event.used_usd);
+    const limit = formatUsd(event.limit_usd);
+    return { ...state, notes: [...state.notes, { kind: "warning", text: `${used} of ${limit} used: 80% of ${scope}.` }] };
+  },
+
   [EVENT.ERROR]: (state, event) => {
     if (event.fatal) return { ...state, error: { code: event.code || "error", message: event.message || "" } };
     return { ...state, notes: [...state.notes, { kind: "warning", text: event.message || event.code || "" }] };
@@ -213,6 +220,13 @@ function finish(state, { status, usage, durationMs, messageId }) {
  * rejoined stream starts again after Last-Event-ID, but a retried request
  * may overlap) and change nothing; so does an unknown type, apart from its seq.
  */
+/** Dollars as people read them: cents above one dollar, four places below. */
+export function formatUsd(value) {
+  const amount = Number(value);
+  if (!Number.isFinite(amount)) return "$?";
+  return amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
+}
+
 export function reduceRun(state, event) {
   if (!event || typeof event !== "object") return state;
   if (typeof event.seq === "number") {
@@ -248,6 +262,8 @@ export function runFromStored(run, answer = null, detail = null) {
     completion_tokens: run.completion_tokens ?? detail?.usage?.completion_tokens ?? 0,
     total_tokens: run.total_tokens ?? detail?.usage?.total_tokens ?? 0,
     llm_calls: run.llm_calls ?? detail?.usage?.llm_calls ?? 0,
+    cost_usd: run.cost_usd ?? detail?.usage?.cost_usd ?? null,
+    cost_known: run.cost_known ?? detail?.usage?.cost_known ?? true,
   };
   const errorCode = run.error_code ?? detail?.error?.code ?? "";
   const errorMessage = run.error_message ?? detail?.error?.message ?? "";

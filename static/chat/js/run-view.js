@@ -6,7 +6,16 @@
  * same code. The answer is markdown, drawn at most once per frame.
  */
 import { asText, copyButton, el, formatDuration, formatNumber, formatTokens, icon } from "./dom.js";
+import { formatUsd } from "./run-state.js";
+
 import { renderMarkdown } from "./markdown.js";
+
+/** The run's cost for the footer: dollars, or a plain word when a model had no known price. */
+function costText(usage) {
+  if (usage.cost_usd === null || usage.cost_usd === undefined) return "";
+  if (usage.cost_known === false) return ` · ${formatUsd(usage.cost_usd)}+ (a model without a known price)`;
+  return ` · ${formatUsd(usage.cost_usd)}`;
+}
 
 const ROUTES = {
   simple: ["Direct answer", "Answered directly"],
@@ -333,6 +342,7 @@ export class RunView {
           "span",
           { class: "usage" },
           `${formatTokens(state.usage.total_tokens)} · ${formatNumber(calls)} LLM call${calls === 1 ? "" : "s"}`,
+          costText(state.usage),
           typeof state.durationMs === "number" ? ` · ${formatDuration(state.durationMs)}` : "",
         ),
       );

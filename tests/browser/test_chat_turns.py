@@ -137,7 +137,7 @@ def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".badge-simple").inner_text() == "Direct answer"
     assert run.locator(".route-reason").inner_text() == "a direct answer"
-    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · 3.0 s"
+    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · $0.0000 · 3.0 s"
 
 
 def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser, user, stub_model):

@@ -39,7 +39,7 @@ from agents.engine import prompts
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
-from agents.llm.gateway import ToolCall
+from agents.llm.gateway import ToolCall, estimate_tokens
 from agents.models import Agent, Plan, PlanStep, Run
 from agents.runs import selectors, services
 from agents.runs.connections import give_back_connection
@@ -52,11 +52,6 @@ logger = logging.getLogger(__name__)
 
 HISTORY_MESSAGES = 50
 UNFINISHED_CALLS = ("error", "cancelled")
-
-
-def estimate_tokens(text: str) -> int:
-    """Estimate a text's tokens (about four characters each) for trimming history; usage comes from the model."""
-    return max(1, len(text) // 4)
 
 
 def planner_history(*, run: Run) -> list[dict[str, str]]:

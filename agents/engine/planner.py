@@ -373,7 +373,13 @@ class RunExecution:
                 if blocked:
                     pending.remove(key)
                     titles = ", ".join(steps[dep].title for dep in blocked)
-                    outcomes[key] = StepOutcome(PlanStep.Status.SKIPPED, error=f"Skipped: {titles} did not complete.")
+                    if any(outcomes[dep].status == PlanStep.Status.CANCELLED for dep in blocked):
+                        # Behind a cancelled step, a step is cancelled too, whichever the scheduler sees first.
+                        outcomes[key] = StepOutcome(PlanStep.Status.CANCELLED, error="The run was cancelled.")
+                    else:
+                        outcomes[key] = StepOutcome(
+                            PlanStep.Status.SKIPPED, error=f"Skipped: {titles} did not complete."
+                        )
                     end_step(self.run, steps[key], outcomes[key])
                     changed = True
 

@@ -18,6 +18,8 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
 
+from agents.events import catalogue
+
 SCHEMA_REF = "#/components/schemas/{}"
 
 # --- Text limits as patterns ---------------------------------------------------
@@ -115,20 +117,6 @@ def error_responses(codes_by_status: Mapping[int, Iterable[str]]) -> dict[int, O
 
 # --- The event stream (CONTRACT.md section 4) ---------------------------------
 
-USAGE = {
-    "type": "object",
-    "properties": {
-        "prompt_tokens": {"type": "integer"},
-        "completion_tokens": {"type": "integer"},
-        "total_tokens": {"type": "integer"},
-        "llm_calls": {"type": "integer"},
-        "cost_usd": {"type": "number", "description": "US dollars of the LLM calls."},
-        "cost_known": {
-            "type": "boolean",
-            "description": "False when some call's model had no known price (counted as 0).",
-        },
-    },
-}
 ANY_VALUE: dict[str, Any] = {"description": "Any JSON value."}
 
 
@@ -145,170 +133,6 @@ def _string(description: str = "", **extra: Any) -> dict[str, Any]:
 def _enum(*values: str, description: str = "") -> dict[str, Any]:
     return _string(description, enum=list(values))
 
-
-# type -> (component name, description, its extra fields, which of them are required)
-EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
-    "session": (
-        "SessionEvent",
-        "First event of every run: the session it belongs to.",
-        {
-            "session": _obj(
-                {
-                    "id": _string(format="uuid"),
-                    "title": _string(),
-                    "context_type": _string(),
-                    "entity_id": _string(nullable=True),
-                    "created_at": _string(format="date-time"),
-                }
-            )
-        },
-        None,
-    ),
-    "analysis": (
-        "AnalysisEvent",
-        "The planner's route is known.",
-        {"strategy": _enum("simple", "tool", "complex"), "reason": _string("Why this route.")},
-        None,
-    ),
-    "plan_created": (
-        "PlanCreatedEvent",
-        "Complex route: the plan is stored.",
-        {
-            "plan": _obj(
-                {
-                    "id": _string(format="uuid"),
-                    "objective": _string(),
-                    "steps": {
-                        "type": "array",
-                        "items": _obj(
-                            {
-                                "id": _string("The step's id within the plan."),
-                                "title": _string(),
-                                "instructions": _string(),
-                                "depends_on": {"type": "array", "items": _string()},
-                                "status": _string(),
-                            }
-                        ),
-                    },
-                }
-            )
-        },
-        None,
-    ),
-    "step_start": (
-        "StepStartEvent",
-        "A step begins.",
-        {"step": _obj({"id": _string(), "title": _string()})},
-        None,
-    ),
-    "executor_spawned": (
-        "ExecutorSpawnedEvent",
-        "An executor agent is created for a step.",
-        {
-            "executor_id": _string(),
-            "step_id": _string(),
-            "task": _obj({"title": _string(), "instructions": _string()}),
-        },
-        None,
-    ),
-    "text": (
-        "TextEvent",
-        "A piece of the answer the user will read.",
-        {"delta": _string(), "agent_id": _string()},
-        ["delta"],
-    ),
-    "tool_call": (
-        "ToolCallEvent",
-        "A tool is about to run.",
-        {
-            "call_id": _string(),
-            "tool": _string(),
-            "arguments": {"description": "The arguments as the model sent them."},
-            "agent_id": _string(),
-            "agent_kind": _enum("planner", "executor"),
-        },
-        None,
-    ),
-    "tool_result": (
-        "ToolResultEvent",
-        "A tool finished or was refused (`ok: false`, e.g. `error.code: tool_not_allowed`).",
-        {
-            "call_id": _string(),
-            "tool": _string(),
-            "ok": {"type": "boolean"},
-            "result": ANY_VALUE,
-            "error": _obj({"code": _string(), "message": _string()}),
-            "duration_ms": {"type": "integer"},
-            "agent_id": _string(),
-        },
-        ["call_id", "tool", "ok", "duration_ms", "agent_id"],
-    ),
-    "executor_result": (
-        "ExecutorResultEvent",
-        "An executor finished.",
-        {
-            "executor_id": _string(),
-            "step_id": _string(),
-            "status": _enum("completed", "failed", "cancelled"),
-            "result": ANY_VALUE,
-            "usage": USAGE,
-            "duration_ms": {"type": "integer", "nullable": True, "description": "The executor's wall time."},
-        },
-        None,
-    ),
-    "budget_warning": (
-        "BudgetWarningEvent",
-        "80 % of a dollar limit is used (once per run and scope).",
-        {
-            "scope": _enum("run", "user_daily", description="AGENT_RUN_MAX_COST or AGENT_COST_BUDGET_DAILY."),
-            "used_usd": {"type": "number"},
-            "limit_usd": {"type": "number"},
-        },
-        None,
-    ),
-    "step_complete": (
-        "StepCompleteEvent",
-        "A step finished.",
-        {
-            "step": _obj(
-                {
-                    "id": _string(),
-                    "status": _enum("completed", "failed", "skipped", "cancelled"),
-                    "result": ANY_VALUE,
-                }
-            )
-        },
-        None,
-    ),
-    "error": (
-        "ErrorEvent",
-        "Something went wrong; `fatal: true` ends the run.",
-        {"code": _string(), "message": _string(), "fatal": {"type": "boolean"}},
-        None,
-    ),
-    "resumed": (
-        "ResumedEvent",
-        "The run goes on in a new attempt (its worker was lost, or drained); completed steps are not run again. "
-        "With `answer_reset`, drop the answer text received so far: it is streamed again.",
-        {
-            "attempt": {"type": "integer", "minimum": 2},
-            "reason": _enum("worker_lost", "drained", "approval"),
-            "answer_reset": {"type": "boolean"},
-        },
-        None,
-    ),
-    "done": (
-        "DoneEvent",
-        "Always the last event, exactly once per run.",
-        {
-            "status": _enum("completed", "failed", "cancelled", "interrupted"),
-            "message_id": _string("The stored answer, if any.", format="uuid", nullable=True),
-            "usage": USAGE,
-            "duration_ms": {"type": "integer", "nullable": True},
-        },
-        None,
-    ),
-}
 
 EVENT_BASE = _obj(
     {
@@ -378,8 +202,7 @@ def event_components() -> dict[str, dict[str, Any]]:
     """Return the component schemas of the event stream: one per type, ``RunEvent`` (one of them), and frames."""
     components: dict[str, dict[str, Any]] = {"RunEventBase": EVENT_BASE}
     mapping: dict[str, str] = {}
-    for event_type, (name, description, fields, required) in EVENT_TYPES.items():
-        own = _obj({"type": _enum(event_type), **fields}, ["type", *(required if required is not None else fields)])
+    for event_type, (name, description, own) in catalogue.schemas().items():
         components[name] = {"description": description, "allOf": [{"$ref": SCHEMA_REF.format("RunEventBase")}, own]}
         mapping[event_type] = SCHEMA_REF.format(name)
     components["RunEvent"] = {

@@ -114,6 +114,42 @@ def message_create(
     return message
 
 
+def message_build(
+    *,
+    session: ChatSession,
+    role: str,
+    content: str,
+    prompt_tokens: int = 0,
+    completion_tokens: int = 0,
+    status: str = Message.Status.COMPLETE,
+    cost_usd: Decimal = Decimal(0),
+) -> Message:
+    """Return an unsaved message (its id known): ``session_record_answer`` stores it with the session's bump."""
+    return Message(
+        id=uuid.uuid4(),
+        session=session,
+        role=role,
+        content=content,
+        status=status,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        cost_usd=cost_usd,
+    )
+
+
+def session_record_answer(*, session: ChatSession, message: Message | None, cost_usd: Decimal) -> None:
+    """Store a run's answer (if any, built by ``message_build``) and add the run's cost: one UPDATE of the session."""
+    fields: dict = {}
+    if message is not None:
+        message.save(force_insert=True)
+        fields["updated_at"] = timezone.now()
+    if cost_usd:
+        fields["cost_usd"] = F("cost_usd") + cost_usd
+    if fields:
+        ChatSession.objects.filter(pk=session.pk).update(**fields)
+
+
 def message_add_usage(*, message: Message, prompt_tokens: int, completion_tokens: int) -> None:
     """Add tokens to a message's counts without a read-modify-write race."""
     Message.objects.filter(pk=message.pk).update(

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from agents import events
+from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
 from agents.llm import gateway as llm
 from agents.llm import prices
@@ -113,7 +114,7 @@ class TextStream:
         delta = "".join(self._pending)
         self._pending, self._pending_chars = [], 0
         self._last_flush = time.monotonic()
-        events.emit(self.run, events.TEXT, delta=delta, agent_id=str(self.agent.pk))
+        events.emit(self.run, catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk)))
         give_back_connection()  # the model stream goes on
 
     @property
@@ -210,12 +211,13 @@ class Conversation:
             )
             events.emit(
                 self.run,
-                events.RETRY,
-                agent_id=str(self.agent.pk),
-                attempt=attempt,
-                code=error.code,
-                message=error.for_user(run_id=self.run.pk),
-                delay_ms=int(delay * 1000),
+                catalogue.RetryEvent(
+                    agent_id=str(self.agent.pk),
+                    attempt=attempt,
+                    code=error.code,
+                    message=error.for_user(run_id=self.run.pk),
+                    delay_ms=int(delay * 1000),
+                ),
             )
 
         # The run's token and dollar limits, checked (and the call's estimate reserved) before the call is made.
@@ -370,12 +372,13 @@ class Conversation:
         self.cancel.check()
         events.emit(
             self.run,
-            events.TOOL_CALL,
-            call_id=call.id,
-            tool=call.name,
-            arguments=parse_arguments(call.arguments),
-            agent_id=str(self.agent.pk),
-            agent_kind=self.agent_kind,
+            catalogue.ToolCallEvent(
+                call_id=call.id,
+                tool=call.name,
+                arguments=parse_arguments(call.arguments),
+                agent_id=str(self.agent.pk),
+                agent_kind=self.agent_kind,
+            ),
         )
         give_back_connection()  # a tool may wait on the network
         with tracing.tool_span(
@@ -395,18 +398,18 @@ class Conversation:
             outcome="ok" if outcome.ok else error_code,
             duration_ms=outcome.duration_ms,
         )
-        payload: dict[str, Any] = {
-            "call_id": call.id,
-            "tool": call.name,
-            "ok": outcome.ok,
-            "duration_ms": outcome.duration_ms,
-            "agent_id": str(self.agent.pk),
-        }
-        if outcome.ok:
-            payload["result"] = outcome.result
-        else:
-            payload["error"] = outcome.error
-        events.emit(self.run, events.TOOL_RESULT, **payload)
+        answer: dict[str, Any] = {"result": outcome.result} if outcome.ok else {"error": outcome.error}
+        events.emit(
+            self.run,
+            catalogue.ToolResultEvent(
+                call_id=call.id,
+                tool=call.name,
+                ok=outcome.ok,
+                duration_ms=outcome.duration_ms,
+                agent_id=str(self.agent.pk),
+                **answer,
+            ),
+        )
         self.add_tool_result(
             call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
         )

@@ -4,12 +4,13 @@ import logging
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections, connection, transaction
+from django.db import OperationalError, close_old_connections, connection
 from django.utils import timezone
 
 from agents import events
 from agents.engine import prompts
 from agents.engine.conversation import CancelWatch, Conversation
+from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded, RunReleased
 from agents.models import Agent, Execution, PlanStep, Run
 from agents.runs import selectors, services
@@ -66,10 +67,11 @@ def _run_step(
     execution = services.execution_start(run=run, step=step, agent=agent, task=task)
     events.emit(
         run,
-        events.EXECUTOR_SPAWNED,
-        executor_id=str(agent.pk),
-        step_id=str(step.pk),
-        task={"title": step.title, "instructions": step.instructions},
+        catalogue.ExecutorSpawnedEvent(
+            executor_id=str(agent.pk),
+            step_id=str(step.pk),
+            task=catalogue.TaskInfo(title=step.title, instructions=step.instructions),
+        ),
     )
     conversation = Conversation(
         run=run,
@@ -116,19 +118,10 @@ def _run_step(
     outcome = StepOutcome(status=step_status, result=result, error=error)
     # The execution, its step and their events commit together: an owner lost after this point
     # leaves a finished step (never run again), before it a running one (run again by the next owner).
-    # The run's row is locked first (by the event), as every writer of a run does: no lock-order deadlock.
+    # The run's row is locked first (by the events' fenced update), as every writer of a run does.
     finished_at = timezone.now()
-    with transaction.atomic():
-        events.emit(
-            run,
-            events.EXECUTOR_RESULT,
-            executor_id=str(agent.pk),
-            step_id=str(step.pk),
-            status=status,
-            result=result if status == Execution.Status.COMPLETED else error,
-            usage=usage.as_event(),
-            duration_ms=int((finished_at - execution.started_at).total_seconds() * 1000),
-        )
+
+    def writes() -> None:
         services.execution_finish(
             execution=execution,
             status=status,
@@ -137,24 +130,44 @@ def _run_step(
             usage=usage.as_dict(),
             finished_at=finished_at,
         )
-        end_step(run, step, outcome)
+        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
+
+    events.emit(
+        run,
+        catalogue.ExecutorResultEvent(
+            executor_id=str(agent.pk),
+            step_id=str(step.pk),
+            status=status,
+            result=result if status == Execution.Status.COMPLETED else error,
+            usage=catalogue.Usage(**usage.as_event()),
+            duration_ms=int((finished_at - execution.started_at).total_seconds() * 1000),
+        ),
+        step_complete(step, outcome),
+        writes=writes,
+    )
     tracing.end_agent(run_id=str(run.pk), agent_id=str(agent.pk), status=status)
     if over_limit is not None:
         raise over_limit
     return outcome
 
 
+def step_complete(step: PlanStep, outcome: StepOutcome) -> catalogue.StepCompleteEvent:
+    return catalogue.StepCompleteEvent(
+        step=catalogue.StepResult(
+            id=str(step.pk),
+            key=step.key,
+            status=outcome.status,
+            result=outcome.result if outcome.status == PlanStep.Status.COMPLETED else outcome.error,
+        )
+    )
+
+
 def end_step(run: Run, step: PlanStep, outcome: StepOutcome) -> None:
     """Give a step its final status and emit `step_complete`, in one transaction."""
-    with transaction.atomic():
-        events.emit(
-            run,
-            events.STEP_COMPLETE,
-            step={
-                "id": str(step.pk),
-                "key": step.key,
-                "status": outcome.status,
-                "result": outcome.result if outcome.status == PlanStep.Status.COMPLETED else outcome.error,
-            },
-        )
-        services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
+    events.emit(
+        run,
+        step_complete(step, outcome),
+        writes=lambda: services.step_finish(
+            step=step, status=outcome.status, result=outcome.result, error=outcome.error
+        ),
+    )

@@ -44,6 +44,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from agents import events
+from agents.events import catalogue
 from agents.exceptions import CostBudgetExceeded, RunLimitExceeded
 from agents.llm import prices
 from agents.llm.gateway import estimate_tokens
@@ -295,4 +296,6 @@ def warn(*, run: Run) -> None:
         checks.append(("user_daily", used, settings.AGENT_COST_BUDGET_DAILY))
     for scope, used, limit in checks:
         if used >= to_units(limit * WARNING_SHARE) and cache.add(_warned_key(run.pk, scope), 1, RUN_TTL):
-            events.emit(run, events.BUDGET_WARNING, scope=scope, used_usd=float(to_usd(used)), limit_usd=float(limit))
+            events.emit(
+                run, catalogue.BudgetWarningEvent(scope=scope, used_usd=float(to_usd(used)), limit_usd=float(limit))
+            )

@@ -6,6 +6,7 @@ locks in one step, then changes state; events go out through ``emit()``.
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -21,7 +22,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from agents import events
-from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
+from agents.events import catalogue
+from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunGone, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
@@ -35,6 +37,7 @@ CONTEXT_TYPE_MAX_CHARS = 64
 ENTITY_ID_MAX_CHARS = 255
 IDEMPOTENCY_KEY_MAX_CHARS = 255
 MEMORY_MAX_CHARS = 2000
+_usage_lock = threading.Lock()
 
 
 def request_fingerprint(payload: dict[str, Any]) -> str:
@@ -324,6 +327,13 @@ def run_add_usage(
         llm_calls=F("llm_calls") + llm_calls,
         **costs,
     )
+    with _usage_lock:  # the owner's copy (its threads add in parallel): run_finish reads no row back
+        run.prompt_tokens += prompt_tokens
+        run.completion_tokens += completion_tokens
+        run.total_tokens += prompt_tokens + completion_tokens
+        run.llm_calls += llm_calls
+        run.cost_usd += cost_usd
+        run.cost_known = run.cost_known and cost_known
 
 
 USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "cost_usd", "cost_known")
@@ -364,6 +374,17 @@ def run_finish(
     """
     if status not in Run.FINAL_STATUSES:
         raise ValueError(f"{status!r} is not a final run status")
+    if fenced and run.owner:
+        return _run_finish_owned(
+            run=run,
+            status=status,
+            answer=answer,
+            assistant_message=assistant_message,
+            error_code=error_code,
+            error_message=error_message,
+            error_detail=error_detail,
+            close_open_work=close_open_work,
+        )
     now = timezone.now()
     active = Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES)
     if fenced:
@@ -397,30 +418,101 @@ def run_finish(
             error_detail=error_detail,
         )
         if close_open_work:
-            Execution.objects.filter(run_id=run.pk, status=Execution.Status.RUNNING).update(
-                status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
-            )
-            PlanStep.objects.filter(
-                plan__run_id=run.pk, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]
-            ).update(status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now)
+            _close_open_work(run_id=run.pk, now=now)
         for name in (*USAGE_FIELDS, "started_at"):
             setattr(run, name, getattr(locked, name))
         run.status, run.finished_at, run.owner, run.lease_until = status, now, "", None
         run.assistant_message = assistant_message
         run.error_code, run.error_message, run.error_detail = error_code, error_message, error_detail
         transaction.on_commit(lambda: metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms))
-        if error_code:
-            events.emit(run, events.ERROR, closing=True, code=error_code, message=error_message, fatal=True)
-        events.emit(
-            run,
-            events.DONE,
-            closing=True,
-            status=status,
-            message_id=str(assistant_message.pk) if assistant_message else None,
-            usage=usage_payload(run),
+        events.emit(run, *_closing_events(run))
+    return True
+
+
+def _closing_events(run: Run) -> list[catalogue.Event]:
+    """Return the run's last events: ``error`` when it ended with one, then ``done``."""
+    closing: list[catalogue.Event] = []
+    if run.error_code:
+        closing.append(catalogue.ErrorEvent(code=run.error_code, message=run.error_message, fatal=True))
+    message = run.assistant_message_id
+    closing.append(
+        catalogue.DoneEvent(
+            status=run.status,
+            message_id=str(message) if message else None,
+            usage=catalogue.Usage(**usage_payload(run)),
             duration_ms=run.duration_ms,
         )
+    )
+    return closing
+
+
+def _run_finish_owned(
+    *,
+    run: Run,
+    status: str,
+    answer: str,
+    assistant_message: Message | None,
+    error_code: str,
+    error_message: str,
+    error_detail: str,
+    close_open_work: bool,
+) -> bool:
+    """``run_finish`` by the run's owner: one transaction, fenced by the owner and attempt, no re-read.
+
+    The owner holds the run's usage (``run_add_usage`` keeps it in memory too),
+    so the answer, the session's cost, the run's final fields and the last
+    events are written without reading the run back.
+    """
+    now = timezone.now()
+    new_message = None
+    if answer.strip() and assistant_message is None:
+        new_message = assistant_message = session_services.message_build(
+            session=run.session,
+            role=Message.Role.ASSISTANT,
+            content=answer,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=run.completion_tokens,
+            cost_usd=run.cost_usd,
+            # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
+            status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
+        )
+    final = {
+        "status": status,
+        "finished_at": now,
+        "lease_until": None,
+        "assistant_message": assistant_message,
+        "error_code": error_code,
+        "error_message": error_message,
+        "error_detail": error_detail,
+    }
+    ended = Run(pk=run.pk, session_id=run.session_id, started_at=run.started_at, **final)
+    for name in USAGE_FIELDS:
+        setattr(ended, name, getattr(run, name))
+
+    def writes() -> None:
+        # Once per run, in the transaction that ends it: the session's cost is the sum of its runs'.
+        session_services.session_record_answer(session=run.session, message=new_message, cost_usd=run.cost_usd)
+        if close_open_work:
+            _close_open_work(run_id=run.pk, now=now)
+
+    try:
+        events.emit(run, *_closing_events(ended), writes=writes, run_update={**final, "owner": ""})
+    except RunGone:
+        return False
+    for name, value in final.items():
+        setattr(run, name, value)
+    run.owner = ""
+    metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms)
     return True
+
+
+def _close_open_work(*, run_id: uuid.UUID, now: datetime) -> None:
+    Execution.objects.filter(run_id=run_id, status=Execution.Status.RUNNING).update(
+        status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
+    )
+    PlanStep.objects.filter(plan__run_id=run_id, status__in=[PlanStep.Status.PENDING, PlanStep.Status.RUNNING]).update(
+        status=PlanStep.Status.CANCELLED, error="The run ended before this step ran.", finished_at=now
+    )
 
 
 def run_cancel(*, run: Run) -> Run:

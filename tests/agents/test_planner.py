@@ -196,13 +196,13 @@ def test_answer_text_no_database_can_store_is_cleaned_not_fatal(user, stub_model
 def test_an_answer_that_cannot_be_stored_still_ends_the_run_with_done(user, stub_model, monkeypatch):
     from sessions import services as session_services
 
-    def broken_message_create(**kwargs):
-        if kwargs["role"] == Message.Role.ASSISTANT:
+    def broken_record_answer(**kwargs):
+        if kwargs["message"] is not None and kwargs["message"].role == Message.Role.ASSISTANT:
             raise RuntimeError("the database refused the answer")
-        return real_message_create(**kwargs)
+        return real_record_answer(**kwargs)
 
-    real_message_create = session_services.message_create
-    monkeypatch.setattr(session_services, "message_create", broken_message_create)
+    real_record_answer = session_services.session_record_answer
+    monkeypatch.setattr(session_services, "session_record_answer", broken_record_answer)
     stub_model.queue(Text("An answer."))
     run = run_message(user, "hi")
     events = stored_events(run)

@@ -14,12 +14,13 @@ from django.utils import timezone
 
 from agents import events
 from agents.engine import planner
+from agents.events import catalogue
 from agents.exceptions import InvalidInput, RunGone
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent, WorkerProcess
 from agents.runs import limits, services
 from agents.runs.plans import parse_plan
 from agents.runtime import admission, runners, sweeper, worker
-from tests.factories import make_run
+from tests.factories import make_run, session_event
 from tests.live_server import wait_until
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, is_synthesis, last_user_text, plan
 
@@ -193,13 +194,13 @@ def test_an_expired_lease_is_taken_over_a_live_one_is_not(user):
 def test_the_lost_owner_can_neither_emit_nor_finish_once_taken_over(user):
     run = make_run(user)
     old = services.run_claim(run_id=run.pk, owner="host:1:a")
-    events.emit(old, events.SESSION, session={})
+    events.emit(old, session_event(old))
     expire_lease(run)
     new = services.run_claim(run_id=run.pk, owner="host:2:b")
     with pytest.raises(RunGone):
-        events.emit(old, events.TEXT, delta="zombie", agent_id="x")
+        events.emit(old, catalogue.TextEvent(delta="zombie", agent_id="x"))
     assert not services.run_finish(run=old, status=Run.Status.COMPLETED, answer="zombie", fenced=True)
-    events.emit(new, events.TEXT, delta="alive", agent_id="x")
+    events.emit(new, catalogue.TextEvent(delta="alive", agent_id="x"))
     assert services.run_finish(run=new, status=Run.Status.COMPLETED, answer="alive", fenced=True)
     assert event_types(run) == ["session", "text", "done"]
     assert_seq_contiguous(run)
@@ -339,7 +340,7 @@ def test_a_finished_answer_of_a_lost_attempt_is_sent_again_without_a_model_call(
     run = make_run(user)
     claimed = services.run_claim(run_id=run.pk, owner="host:1:gone")
     # What a first attempt stored before its process died: the session event and the model's whole answer.
-    events.emit(claimed, events.SESSION, session={})
+    events.emit(claimed, session_event(claimed))
     agent = services.agent_create(run=claimed, role="planner", model="m")
     AgentMessage.objects.create(agent=agent, run=run, role="system", content="s")
     AgentMessage.objects.create(agent=agent, run=run, role="user", content="hello")
@@ -398,7 +399,7 @@ def test_sweep_fails_a_run_out_of_attempts_and_leaves_nothing_running(recording_
     services.execution_start(
         run=run, step=step, agent=services.agent_create(run=run, role="executor", model="m"), task="t"
     )
-    events.emit(run, events.SESSION, session={})
+    events.emit(run, session_event(run))
     expire_lease(run)
 
     assert sweeper.sweep()["failed"] == [str(run.pk)]

@@ -6,12 +6,13 @@ import pytest
 from django.utils import timezone
 
 from agents import events
+from agents.events import catalogue
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
 from agents.models import Memory, Run, RunEvent
 from agents.runs import selectors, services
 from agents_platform.errors import NotFound
 from sessions.models import ChatSession, Message
-from tests.factories import make_run
+from tests.factories import make_run, session_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -94,23 +95,32 @@ def test_validate_request_trims_and_ignores_unknown_fields():
 
 def test_emit_numbers_events_without_gaps_and_stores_before_returning(user):
     run = make_run(user)
-    first = events.emit(run, events.SESSION, session={"id": str(run.session_id)})
-    second = events.emit(run.pk, events.TEXT, delta="hi", agent_id="a")
-    assert (first.seq, second.seq) == (1, 2)
+    first = events.emit(run, session_event(run))
+    second = events.emit(run.pk, catalogue.TextEvent(delta="hi", agent_id="a"))
+    assert (first, second) == (1, 2)
     stored = list(RunEvent.objects.filter(run=run).values_list("seq", "type"))
     assert stored == [(1, "session"), (2, "text")]
+    second = RunEvent.objects.get(run=run, seq=2)
     assert second.data["run_id"] == str(run.pk) and second.data["session_id"] == str(run.session_id)
     assert second.data["ts"].endswith("Z")
     run.refresh_from_db()
     assert run.last_event_seq == 2
 
 
-def test_emit_refuses_unknown_types_and_reserved_fields(user):
+def test_emit_takes_only_checked_events_of_the_catalogue(user):
+    from pydantic import ValidationError
+
     run = make_run(user)
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         events.emit(run, "bogus")
+    with pytest.raises(TypeError):
+        events.emit(run, {"type": "text", "delta": "hi"})
     with pytest.raises(ValueError):
-        events.emit(run, events.TEXT, seq=5)
+        events.emit(run)
+    with pytest.raises(ValidationError):
+        catalogue.TextEvent(delta="hi", seq=5)  # the fields every event carries are emit()'s, not the caller's
+    with pytest.raises(ValidationError):
+        catalogue.AnalysisEvent(strategy="sideways", reason="")
     assert not RunEvent.objects.exists()
 
 
@@ -142,10 +152,10 @@ def test_emit_refuses_events_after_the_run_finished_except_closing_ones(user):
     from agents.exceptions import RunGone
 
     run = make_run(user)
-    events.emit(run, events.SESSION, session={})
+    events.emit(run, session_event(run))
     assert services.run_finish(run=run, status=Run.Status.INTERRUPTED, error_code="interrupted", error_message="gone")
     with pytest.raises(RunGone):
-        events.emit(run, events.TEXT, delta="late", agent_id="a")
+        events.emit(run, catalogue.TextEvent(delta="late", agent_id="a"))
     stored = list(RunEvent.objects.filter(run=run).values_list("type", flat=True))
     assert stored == ["session", "error", "done"]
     assert not services.run_finish(run=run, status=Run.Status.FAILED, error_code="late", error_message="x")

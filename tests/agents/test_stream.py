@@ -20,7 +20,7 @@ from agents.events import bus
 from agents.events.bus import RedisBus
 from agents.http import streams as views
 from agents.models import Run, RunEvent
-from tests.factories import make_run
+from tests.factories import done_event, make_run, session_event
 from tests.live_server import parse_sse, wait_for_runs_to_finish, wait_until
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
@@ -206,7 +206,7 @@ def test_last_event_id_in_the_query_is_ascii_digits_only(asgi_live_server, user,
     """`\\d` and int() take other scripts' digits, blanks, signs and underscores; the schema's integer does not."""
     run = make_run(user)
     for _ in range(3):
-        events.emit(run, events.SESSION, session={})
+        events.emit(run, session_event(run))
     client = asgi_live_server.client(user)
 
     response = client.get(f"/api/agent/runs/{run.pk}/stream", params={"last_event_id": value})
@@ -219,7 +219,7 @@ def test_last_event_id_in_the_query_is_ascii_digits_only(asgi_live_server, user,
 
 def test_last_event_id_beyond_the_run_answers_400(asgi_live_server, user):
     run = make_run(user)
-    events.emit(run, events.SESSION, session={})
+    events.emit(run, session_event(run))
     with asgi_live_server.client(user).join(run.pk, last_event_id=2) as stream:
         assert stream.status_code == 400
         assert stream.json()["error"]["code"] == "invalid_last_event_id"
@@ -250,9 +250,9 @@ def test_idle_stream_sends_keep_alive_and_wakes_on_a_new_event(asgi_live_server,
         frames = iter(stream)
         assert next(frames).raw == ": keep-alive"
         assert next(frames).raw == ": keep-alive"
-        done = events.emit(run, events.DONE, status="completed", message_id=None, usage={}, duration_ms=None)
+        done = events.emit(run, done_event())
         received = [frame for frame in frames if frame.comment is None]
-    assert [frame.event for frame in received] == [done.data]
+    assert [frame.event for frame in received] == [RunEvent.objects.get(run=run, seq=done).data]
 
 
 def test_post_stream_of_an_idempotent_retry_joins_the_same_run(stub_model, asgi_live_server, user):
@@ -297,7 +297,7 @@ def test_a_stream_sees_a_run_executing_in_another_process_through_redis(asgi_liv
             # The other process's emit() publishes on its own bus; nothing wakes this process locally.
             monkeypatch.setattr(events, "bus", other_process)
             started = time.monotonic()
-            events.emit(run, events.DONE, status="completed", message_id=None, usage={}, duration_ms=None)
+            events.emit(run, done_event())
             found = stream.events()
         assert [event["type"] for event in found] == ["done"]
         assert time.monotonic() - started < 5

@@ -8,7 +8,8 @@ from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.urls import resolve
 
-from agents_platform.schema import EVENT_TYPES, trimmed_text_pattern
+from agents.events.catalogue import EVENTS
+from agents_platform.schema import trimmed_text_pattern
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +37,12 @@ CONTRACT_EVENT_TYPES = {
     "tool_result",
     "executor_result",
     "step_complete",
+    "thinking",
+    "retry",
+    "approval_required",
+    "approval_result",
+    "plan_revised",
+    "resumed",
     "budget_warning",
     "error",
     "done",
@@ -205,7 +212,7 @@ def test_every_contract_event_type_is_a_component(schema):
     schemas = schema["components"]["schemas"]
     run_event = schemas["RunEvent"]
     assert set(run_event["discriminator"]["mapping"]) >= CONTRACT_EVENT_TYPES
-    assert set(EVENT_TYPES) >= CONTRACT_EVENT_TYPES
+    assert set(EVENTS) == CONTRACT_EVENT_TYPES
     base = schemas["RunEventBase"]
     assert set(base["required"]) == {"type", "run_id", "session_id", "seq", "ts"}
     done = schemas["DoneEvent"]["allOf"][1]
@@ -223,13 +230,10 @@ def test_every_contract_event_type_is_a_component(schema):
     executor = schemas["ExecutorResultEvent"]["allOf"][1]
     assert {"usage", "duration_ms"} <= set(executor["properties"])
     plan = schemas["PlanCreatedEvent"]["allOf"][1]["properties"]["plan"]
-    assert set(plan["properties"]["steps"]["items"]["properties"]) == {
-        "id",
-        "title",
-        "instructions",
-        "depends_on",
-        "status",
-    }
+    step = plan["properties"]["steps"]["items"]
+    assert set(step["required"]) == {"id", "title", "instructions", "depends_on", "status"}
+    # A revised plan's kept steps carry their results (`plan_revised`, the same shape).
+    assert set(step["properties"]) == {*step["required"], "result"}
 
 
 def test_session_api_fields_and_errors_are_explicit(schema):

@@ -12,6 +12,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from agents import events
+from agents.events import catalogue
 from agents.models import Agent, Execution, Plan, PlanStep, Run, RunEvent
 from agents.runs.services import agent_create, run_finish
 from sessions import services
@@ -403,10 +404,10 @@ def test_delete_removes_the_session_and_everything_on_it(api, user, other_user):
     step = plan.steps.first()
     executor = agent_create(run=run, role=Agent.Role.EXECUTOR, model="m", parent=plan.agent)
     Execution.objects.create(run=run, step=step, agent=executor, task="do a")
-    events.emit(run, events.ANALYSIS, strategy="complex", reason="two things")
+    events.emit(run, catalogue.AnalysisEvent(strategy="complex", reason="two things"))
     run_finish(run=run, status=Run.Status.COMPLETED)
     kept_run = make_run(other_user, "not mine")
-    events.emit(kept_run, events.ANALYSIS, strategy="simple", reason="short")
+    events.emit(kept_run, catalogue.AnalysisEvent(strategy="simple", reason="short"))
 
     response = api.delete(f"/api/sessions/{run.session_id}/")
 
@@ -476,7 +477,7 @@ def test_runs_are_newest_first_with_what_a_client_needs_to_rejoin(api, user):
     Run.objects.filter(pk=first.pk).update(route=Run.Route.SIMPLE, route_reason="a greeting")
     run_finish(run=first, status=Run.Status.COMPLETED, assistant_message=answer)
     second = make_run(user, "second", session_id=first.session_id)
-    events.emit(second, events.ANALYSIS, strategy="simple", reason="short")
+    events.emit(second, catalogue.AnalysisEvent(strategy="simple", reason="short"))
     make_run(user, "another session")
 
     response = api.get(f"/api/sessions/{first.session_id}/runs/")

@@ -1,0 +1,417 @@
+"""The event catalogue: one typed class per event type of the run stream.
+
+This module is the one definition of the event contract (CONTRACT.md section
+4). ``emit()`` takes an instance of one of these classes, which has checked
+its fields when it was built; ``schema()`` turns the same classes into the
+OpenAPI components of the stream (``agents_platform/schema.py`` adds them to
+the document); ``js_module()`` writes the names and fields the chat UI reads
+into ``static/chat/js/events.js`` (``manage.py write_event_module``; a test
+fails when the checked-in file differs).
+
+An event's JSON is the fields every event carries (``type``, ``run_id``,
+``session_id``, ``seq``, ``ts``, added by ``emit()``) and its own fields.
+Required fields are always sent (``None`` as ``null``); optional ones only
+when the code set them. Clients ignore types and fields they do not know.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+EventTypeName = str
+
+# --- Values carried inside events --------------------------------------------
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class Usage(_Value):
+    """Tokens, calls and dollars of some LLM calls."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    llm_calls: int = 0
+    cost_usd: float = Field(0.0, description="US dollars of the LLM calls.")
+    cost_known: bool = Field(True, description="False when some call's model had no known price (counted as 0).")
+
+
+class SessionInfo(_Value):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    title: str
+    context_type: str
+    entity_id: str | None
+    created_at: datetime
+
+
+class PlanStepInfo(_Value):
+    id: str = Field(description="The step's id within the plan.")
+    title: str
+    instructions: str
+    depends_on: list[str]
+    status: str
+    result: Any = Field(None, description="A kept step's result (`plan_revised`).")
+
+
+class PlanInfo(_Value):
+    id: str = Field(json_schema_extra={"format": "uuid"})
+    objective: str
+    steps: list[PlanStepInfo]
+
+
+class StepRef(_Value):
+    id: str
+    title: str
+    key: str | None = Field(None, description="The step's id within the plan.")
+
+
+class TaskInfo(_Value):
+    title: str
+    instructions: str
+
+
+class ToolError(_Value):
+    code: str
+    message: str
+
+
+class StepResult(_Value):
+    id: str
+    status: Literal["completed", "failed", "skipped", "cancelled"]
+    result: Any = Field(description="The step's result, or why it did not complete.")
+    key: str | None = Field(None, description="The step's id within the plan.")
+
+
+class ApprovalRequest(_Value):
+    id: str
+    kind: Literal["tool", "plan"]
+    tool: str | None
+    arguments: Any = Field(description="The tool call's arguments (kind `tool`).")
+    plan: Any = Field(description="The plan to review (kind `plan`).")
+    agent_id: str | None
+    expires_at: datetime | None
+
+
+class ApprovalDecision(_Value):
+    id: str
+    decision: Literal["approved", "rejected", "expired"]
+    arguments: Any = Field(description="The arguments the tool runs with (edited ones, if any).")
+    reason: str
+    decided_by: str | None
+
+
+# --- The events ---------------------------------------------------------------
+
+
+class Event(BaseModel):
+    """One event's own fields; ``emit()`` adds the fields every event carries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: ClassVar[EventTypeName]
+    # Only these may be stored once the run has finished (they close it, from run_finish).
+    closing: ClassVar[bool] = False
+
+    def payload(self) -> dict[str, Any]:
+        """Return the event's own fields as JSON values: required ones always, optional ones when set."""
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class SessionEvent(Event):
+    """First event of every run: the session it belongs to."""
+
+    type = "session"
+    session: SessionInfo
+
+
+class AnalysisEvent(Event):
+    """The planner's route is known."""
+
+    type = "analysis"
+    strategy: Literal["simple", "tool", "complex"]
+    reason: str = Field(description="Why this route.")
+
+
+class PlanCreatedEvent(Event):
+    """Complex route: the plan is stored."""
+
+    type = "plan_created"
+    plan: PlanInfo
+
+
+class PlanRevisedEvent(Event):
+    """The planner revised the plan after a step failed or stalled; completed steps are kept with their results."""
+
+    type = "plan_revised"
+    plan: PlanInfo
+    reason: str
+
+
+class StepStartEvent(Event):
+    """A step begins."""
+
+    type = "step_start"
+    step: StepRef
+
+
+class ExecutorSpawnedEvent(Event):
+    """An executor agent is created for a step."""
+
+    type = "executor_spawned"
+    executor_id: str
+    step_id: str
+    task: TaskInfo
+
+
+class TextEvent(Event):
+    """A piece of the answer the user will read."""
+
+    type = "text"
+    delta: str
+    agent_id: str | None = None
+
+
+class ThinkingEvent(Event):
+    """Reasoning or progress text of an agent; never part of the answer."""
+
+    type = "thinking"
+    delta: str
+    agent_id: str
+    agent_kind: Literal["planner", "executor"]
+
+
+class ToolCallEvent(Event):
+    """A tool is about to run."""
+
+    type = "tool_call"
+    call_id: str
+    tool: str
+    arguments: Any = Field(description="The arguments as the model sent them.")
+    agent_id: str
+    agent_kind: Literal["planner", "executor"]
+
+
+class ToolResultEvent(Event):
+    """A tool finished or was refused (`ok: false`, e.g. `error.code: tool_not_allowed`)."""
+
+    type = "tool_result"
+    call_id: str
+    tool: str
+    ok: bool
+    result: Any = Field(None, description="The tool's result (when `ok`).")
+    error: ToolError | None = Field(None, description="Why it failed (when not `ok`).")
+    duration_ms: int
+    agent_id: str
+
+
+class ExecutorResultEvent(Event):
+    """An executor finished."""
+
+    type = "executor_result"
+    executor_id: str
+    step_id: str
+    status: Literal["completed", "failed", "cancelled"]
+    result: Any = Field(description="The executor's answer, or why it failed.")
+    usage: Usage
+    duration_ms: int | None = Field(description="The executor's wall time.")
+
+
+class StepCompleteEvent(Event):
+    """A step finished."""
+
+    type = "step_complete"
+    step: StepResult
+
+
+class RetryEvent(Event):
+    """A model call failed before any content and will be tried again."""
+
+    type = "retry"
+    attempt: int
+    code: str
+    delay_ms: int
+    agent_id: str
+    message: str | None = Field(None, description="What failed, for people.")
+
+
+class ApprovalRequiredEvent(Event):
+    """The run waits (status `waiting`) for the user's decision; nothing is held while it waits."""
+
+    type = "approval_required"
+    approval: ApprovalRequest
+
+
+class ApprovalResultEvent(Event):
+    """A decision was made; an approved tool then runs exactly once, a rejected one returns `ok: false`."""
+
+    type = "approval_result"
+    approval: ApprovalDecision
+
+
+class ResumedEvent(Event):
+    """The run goes on in a new attempt (its worker was lost, it was drained, or an approval came); completed
+    steps are not run again. With `answer_reset`, drop the answer text received so far: it is streamed again."""
+
+    type = "resumed"
+    attempt: int = Field(ge=2)
+    reason: Literal["worker_lost", "drained", "approval"]
+    answer_reset: bool
+
+
+class BudgetWarningEvent(Event):
+    """80 % of a dollar limit is used (once per run and scope)."""
+
+    type = "budget_warning"
+    scope: Literal["run", "user_daily"] = Field(description="AGENT_RUN_MAX_COST or AGENT_COST_BUDGET_DAILY.")
+    used_usd: float
+    limit_usd: float
+
+
+class ErrorEvent(Event):
+    """Something went wrong; `fatal: true` ends the run."""
+
+    type = "error"
+    closing = True
+    code: str
+    message: str
+    fatal: bool
+
+
+class DoneEvent(Event):
+    """Always the last event, exactly once per run."""
+
+    type = "done"
+    closing = True
+    status: Literal["completed", "failed", "cancelled", "interrupted"]
+    message_id: str | None = Field(description="The stored answer, if any.", json_schema_extra={"format": "uuid"})
+    usage: Usage
+    duration_ms: int | None
+
+
+EVENTS: dict[EventTypeName, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        SessionEvent,
+        AnalysisEvent,
+        PlanCreatedEvent,
+        PlanRevisedEvent,
+        StepStartEvent,
+        ExecutorSpawnedEvent,
+        TextEvent,
+        ThinkingEvent,
+        ToolCallEvent,
+        ToolResultEvent,
+        ExecutorResultEvent,
+        StepCompleteEvent,
+        RetryEvent,
+        ApprovalRequiredEvent,
+        ApprovalResultEvent,
+        ResumedEvent,
+        BudgetWarningEvent,
+        ErrorEvent,
+        DoneEvent,
+    )
+}
+
+
+# --- OpenAPI components -------------------------------------------------------
+
+
+def _openapi(node: Any, defs: dict[str, Any]) -> Any:
+    """Rewrite pydantic's JSON Schema as OpenAPI 3.0: inline ``$ref``, ``null`` as ``nullable``, no titles."""
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        return _openapi({**target, **{k: v for k, v in node.items() if k != "$ref"}}, defs)
+    node = {key: value for key, value in node.items() if key not in ("title", "default", "$defs")}
+    nullable = False
+    options = node.pop("anyOf", None)
+    if options is not None:
+        concrete = [option for option in options if option != {"type": "null"}]
+        nullable = len(concrete) < len(options)
+        if len(concrete) == 1:
+            node = {**concrete[0], **node}
+        else:
+            node["anyOf"] = concrete
+        if "$ref" in node:
+            return {**_openapi(node, defs), **({"nullable": True} if nullable else {})}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+        node.setdefault("type", "string")
+    if node.get("additionalProperties") is True:
+        node.pop("additionalProperties")
+    if not set(node) - {"description"}:
+        node.setdefault("description", "Any JSON value.")
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _openapi(schema, defs) for name, schema in value.items()}
+        elif key in ("items", "additionalProperties"):
+            out[key] = _openapi(value, defs)
+        elif key == "anyOf":
+            out[key] = [_openapi(option, defs) for option in value]
+        else:
+            out[key] = value
+    if nullable:
+        out["nullable"] = True
+    return out
+
+
+def event_schema(cls: type[Event]) -> dict[str, Any]:
+    """Return the OpenAPI 3.0 schema of one event type's own fields (with its ``type``)."""
+    raw = cls.model_json_schema(mode="serialization")
+    own = _openapi(raw, raw.get("$defs", {}))
+    own.pop("additionalProperties", None)
+    own.pop("description", None)
+    properties = {"type": {"type": "string", "enum": [cls.type]}, **own.get("properties", {})}
+    required = ["type", *(name for name, field in cls.model_fields.items() if field.is_required())]
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def description(cls: type[Event]) -> str:
+    return " ".join((cls.__doc__ or "").split())
+
+
+def schemas() -> dict[EventTypeName, tuple[str, str, dict[str, Any]]]:
+    """Return ``{type: (component name, description, own schema)}`` for every event type."""
+    return {name: (cls.__name__, description(cls), copy.deepcopy(event_schema(cls))) for name, cls in EVENTS.items()}
+
+
+# --- The chat UI's module -----------------------------------------------------
+
+JS_MODULE_PATH = "static/chat/js/events.js"
+
+
+def js_module(*, active_statuses: list[str], run_statuses: list[str]) -> str:
+    """Return the text of the chat UI's event module: every type's name and fields, and the run statuses."""
+    names = "".join(f'  {name.upper()}: "{name}",\n' for name in EVENTS)
+    fields = "".join(
+        f"  {name}: Object.freeze([{', '.join(repr_js(field) for field in cls.model_fields)}]),\n"
+        for name, cls in EVENTS.items()
+    )
+    return (
+        "/* The event types of the run stream (CONTRACT.md section 4) and the fields each carries.\n"
+        " *\n"
+        " * GENERATED from agents/events/catalogue.py by `python manage.py write_event_module`: do not edit.\n"
+        " * A test fails when this file and the catalogue disagree. Besides these fields every event\n"
+        " * carries type, run_id, session_id, seq and ts. Clients ignore types they do not know.\n"
+        " */\n"
+        f"export const EVENT = Object.freeze({{\n{names}}});\n\n"
+        "/** The fields of each event type (required and optional). */\n"
+        f"export const FIELDS = Object.freeze({{\n{fields}}});\n\n"
+        "/** Run statuses while the run can still change (its stream can be joined). */\n"
+        f"export const ACTIVE_STATUSES = Object.freeze([{', '.join(repr_js(s) for s in active_statuses)}]);\n\n"
+        "/** Every run status. */\n"
+        f"export const RUN_STATUSES = Object.freeze([{', '.join(repr_js(s) for s in run_statuses)}]);\n"
+    )
+
+
+def repr_js(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

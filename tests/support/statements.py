@@ -1,0 +1,50 @@
+"""Count the SQL statements a piece of work issues, from every thread (executors have their own connections).
+
+Django's ``CaptureQueriesContext`` sees one connection of one thread; a run
+writes from its worker thread and from one thread per parallel executor. This
+counts at the cursor, for every connection of the process, and leaves out
+transaction control (``BEGIN``, ``SAVEPOINT``, ``RELEASE``, ``COMMIT``): a
+statement here is a query or a write.
+"""
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+from django.db.backends import utils
+
+CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
+
+
+class Statements:
+    def __init__(self) -> None:
+        self.sql: list[str] = []
+        self._lock = threading.Lock()
+
+    def add(self, sql: str) -> None:
+        if not sql.lstrip().upper().startswith(CONTROL):
+            with self._lock:
+                self.sql.append(sql)
+
+    def __len__(self) -> int:
+        return len(self.sql)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{number:3}. {sql[:160]}" for number, sql in enumerate(self.sql, start=1))
+
+
+@contextlib.contextmanager
+def count_statements() -> Iterator[Statements]:
+    """Yield a ``Statements`` that records every statement issued, by any thread, until the block ends."""
+    counted = Statements()
+    original = utils.CursorWrapper._execute_with_wrappers
+
+    def counting(self, sql, params, many, executor):
+        counted.add(str(sql))
+        return original(self, sql, params, many, executor)
+
+    utils.CursorWrapper._execute_with_wrappers = counting
+    try:
+        yield counted
+    finally:
+        utils.CursorWrapper._execute_with_wrappers = original

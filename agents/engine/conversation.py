@@ -28,7 +28,7 @@ from agents.runs import costs, selectors, services
 from agents.runs.connections import give_back_connection
 from agents.storable import load_json
 from agents.telemetry import metrics, tracing
-from agents.tools import ToolContext, ToolOutcome, dispatch
+from agents.tools import ToolContext, ToolOutcome, dispatch, is_write_tool
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +54,10 @@ class CancelWatch:
         self.run = run
         self.run_id = run.pk
         self.should_release = should_release
-        self._cancelled = False
+        # A run just claimed was read by its claim: the first check is due an interval later.
+        self._cancelled = bool(run.owner and run.cancel_requested)
         self.gone = False
-        self._checked_at = 0.0
+        self._checked_at = time.monotonic() if run.owner else 0.0
 
     def __call__(self) -> bool:
         if self.should_release is not None and self.should_release():
@@ -109,13 +110,20 @@ class TextStream:
 
     def flush(self) -> None:
         """Emit what is pending as one `text` event."""
-        if not self._pending:
+        pending = self.take()
+        if not pending:
             return
+        self._last_flush = time.monotonic()
+        events.emit(self.run, *pending)
+        give_back_connection()  # the model stream goes on
+
+    def take(self) -> list[catalogue.Event]:
+        """Return the pending text as a `text` event (none when nothing is pending) and forget it."""
+        if not self._pending:
+            return []
         delta = "".join(self._pending)
         self._pending, self._pending_chars = [], 0
-        self._last_flush = time.monotonic()
-        events.emit(self.run, catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk)))
-        give_back_connection()  # the model stream goes on
+        return [catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk))]
 
     @property
     def text(self) -> str:
@@ -229,14 +237,15 @@ class Conversation:
         give_back_connection()  # not held while the model thinks
         started = time.monotonic()
         try:
-            result = llm.chat_stream(
-                model=self.agent.model,
-                messages=self.messages,
-                tools=tools or None,
-                on_text=on_text,
-                on_retry=on_retry,
-                should_cancel=self.cancel,
-            )
+            with events.streaming(self.run):
+                result = llm.chat_stream(
+                    model=self.agent.model,
+                    messages=self.messages,
+                    tools=tools or None,
+                    on_text=on_text,
+                    on_retry=on_retry,
+                    should_cancel=self.cancel,
+                )
         except (LLMError, RunCancelled) as exc:
             if isinstance(exc, LLMError):
                 # The server's words (secrets masked) are for operators; users get exc.message and the run id.
@@ -379,6 +388,8 @@ class Conversation:
                 agent_id=str(self.agent.pk),
                 agent_kind=self.agent_kind,
             ),
+            # A write tool's call is on record (its model call stored) before the tool acts.
+            with_rows=is_write_tool(call.name),
         )
         give_back_connection()  # a tool may wait on the network
         with tracing.tool_span(

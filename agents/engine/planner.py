@@ -81,6 +81,7 @@ class RunExecution:
         self.run = run
         self.cancel = CancelWatch(run, should_release=should_release)
         self.route = run.route
+        self.plan_settled = False  # every step of the plan ended
         self.planner: Agent | None = None
         self.answer: TextStream | None = None
 
@@ -124,18 +125,7 @@ class RunExecution:
         run = self.run
         if run.last_event_seq == 0:
             session = run.session
-            events.emit(
-                run,
-                catalogue.SessionEvent(
-                    session=catalogue.SessionInfo(
-                        id=str(session.pk),
-                        title=session.title,
-                        context_type=session.context_type,
-                        entity_id=session.entity_id,
-                        created_at=session.created_at,
-                    )
-                ),
-            )
+            events.emit(run, services.session_event(session))  # a claimed run's claim stored it
         elif run.attempt > 1:
             events.emit(
                 run,
@@ -151,20 +141,23 @@ class RunExecution:
         run = self.run
         if self.cancel.gone:
             raise RunGone()
-        answer = ""
+        answer, preceding = "", []
         if self.answer is not None:
-            self.answer.flush()
+            # The answer's last piece goes out with `done`, in the transaction that ends the run.
+            preceding = self.answer.take()
             answer = self.answer.text
         try:
             finished = services.run_finish(
                 run=run,
                 status=status,
                 answer=answer,
+                preceding=preceding,
                 error_code=error_code,
                 error_message=error_message,
                 error_detail=error_detail,
                 fenced=True,
-                close_open_work=self.route == Run.Route.COMPLEX,
+                # Every step of a settled plan ended (and stored so): nothing is left open to close.
+                close_open_work=self.route == Run.Route.COMPLEX and not self.plan_settled,
             )
         except Exception as exc:
             # The run must still end with `done`; left active, it would wait for the sweeper.
@@ -183,15 +176,19 @@ class RunExecution:
             logger.warning("Run %s was finished or taken over by someone else; no second done", run.pk)
 
     def announce(self, route: str, reason: str) -> None:
-        """Record and emit the route once it is known (again only if it changes)."""
+        """Record and emit the route once it is known (again only if it changes).
+
+        The route is stored by its event's batch, which goes out with what the route
+        announces, at once: the answer's first text, the tool call, the plan (or `done`).
+        """
         if route == self.route:
             return
         self.route = route
-        # The route is stored with its event (one statement fewer than a write of its own).
         events.emit(
             self.run,
             catalogue.AnalysisEvent(strategy=route, reason=reason),
             run_update={"route": route, "route_reason": reason},
+            later=True,
         )
         self.run.route, self.run.route_reason = route, reason
 
@@ -302,7 +299,7 @@ class RunExecution:
     def run_plan(self, plan: Plan, *, spec: PlanSpec | None = None, resumed: bool = False) -> None:
         """Announce the plan (once), run the steps not yet finished, then write the answer."""
         if spec is not None:
-            steps = {step.key: step for step in plan.steps.order_by("position")}
+            steps = {step.key: step for step in sorted(plan.steps.all(), key=lambda step: step.position)}
             depends_on = {step.key: step.depends_on for step in spec.steps}
         else:
             steps, depends_on = selectors.plan_graph(plan=plan)
@@ -333,6 +330,7 @@ class RunExecution:
                 ),
             )
         outcomes = self.schedule(steps, depends_on, finished)
+        self.plan_settled = len(outcomes) == len(steps)
         self.cancel.check()
         self.synthesise(plan, steps, outcomes)
 
@@ -397,6 +395,7 @@ class RunExecution:
             self.run,
             catalogue.StepStartEvent(step=catalogue.StepRef(id=str(step.pk), key=step.key, title=step.title)),
             writes=lambda: services.step_start(step=step),
+            later=True,  # goes out with its executor's `executor_spawned`, in one batch
         )
         results = {dep: outcomes[dep].result for dep in dependencies}
         return pool.submit(

@@ -117,6 +117,8 @@ class Event(BaseModel):
     type: ClassVar[EventTypeName]
     # Only these may be stored once the run has finished (they close it, from run_finish).
     closing: ClassVar[bool] = False
+    # Its batch also stores the rows the run deferred (the plan, the step, the executor it announces).
+    carries_rows: ClassVar[bool] = False
 
     def payload(self) -> dict[str, Any]:
         """Return the event's own fields as JSON values: required ones always, optional ones when set."""
@@ -142,6 +144,7 @@ class PlanCreatedEvent(Event):
     """Complex route: the plan is stored."""
 
     type = "plan_created"
+    carries_rows = True
     plan: PlanInfo
 
 
@@ -149,6 +152,7 @@ class PlanRevisedEvent(Event):
     """The planner revised the plan after a step failed or stalled; completed steps are kept with their results."""
 
     type = "plan_revised"
+    carries_rows = True
     plan: PlanInfo
     reason: str
 
@@ -157,6 +161,7 @@ class StepStartEvent(Event):
     """A step begins."""
 
     type = "step_start"
+    carries_rows = True
     step: StepRef
 
 
@@ -164,6 +169,7 @@ class ExecutorSpawnedEvent(Event):
     """An executor agent is created for a step."""
 
     type = "executor_spawned"
+    carries_rows = True
     executor_id: str
     step_id: str
     task: TaskInfo
@@ -214,6 +220,7 @@ class ExecutorResultEvent(Event):
     """An executor finished."""
 
     type = "executor_result"
+    carries_rows = True
     executor_id: str
     step_id: str
     status: Literal["completed", "failed", "cancelled"]
@@ -226,6 +233,7 @@ class StepCompleteEvent(Event):
     """A step finished."""
 
     type = "step_complete"
+    carries_rows = True
     step: StepResult
 
 
@@ -244,6 +252,7 @@ class ApprovalRequiredEvent(Event):
     """The run waits (status `waiting`) for the user's decision; nothing is held while it waits."""
 
     type = "approval_required"
+    carries_rows = True
     approval: ApprovalRequest
 
 

@@ -125,7 +125,8 @@ def _ensure_run(run: Run) -> tuple[str, str]:
     cost_key, tokens_key = _run_cost_key(run.pk), _run_tokens_key(run.pk)
     if cache.get(cost_key) is None or cache.get(tokens_key) is None:
         # From what the run stored: a resumed attempt (perhaps elsewhere) or a counter the cache evicted.
-        cost, tokens = selectors.run_spent(run_id=run.pk)
+        # The owner holds the run's counters (kept current by run_add_usage): no read.
+        cost, tokens = (run.cost_usd, run.total_tokens) if run.owner else selectors.run_spent(run_id=run.pk)
         cache.add(cost_key, to_units(cost), RUN_TTL)
         cache.add(tokens_key, tokens, RUN_TTL)
     return cost_key, tokens_key

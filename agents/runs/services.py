@@ -217,18 +217,25 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
     else:
         return None
     lease_until = _lease_end()
-    updated = claimable.filter(pk=run.pk, attempt=run.attempt).update(
-        status=Run.Status.RUNNING,
-        owner=owner,
-        attempt=F("attempt") + 1,
-        lease_until=lease_until,
-        started_at=Coalesce(F("started_at"), Value(now)),
-        resume_reason=Case(
-            When(status=Run.Status.RUNNING, then=Value("worker_lost")),
-            When(attempt__gt=0, resume_reason="", then=Value("worker_lost")),
-            default=F("resume_reason"),
-        ),
-    )
+    # A run's first claim stores its first event, `session`, in the claim's transaction (numbered by the UPDATE).
+    fresh = run.last_event_seq == 0
+    with transaction.atomic():
+        updated = claimable.filter(pk=run.pk, attempt=run.attempt, last_event_seq=run.last_event_seq).update(
+            status=Run.Status.RUNNING,
+            owner=owner,
+            attempt=F("attempt") + 1,
+            lease_until=lease_until,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            resume_reason=Case(
+                When(status=Run.Status.RUNNING, then=Value("worker_lost")),
+                When(attempt__gt=0, resume_reason="", then=Value("worker_lost")),
+                default=F("resume_reason"),
+            ),
+            **({"last_event_seq": 1} if fresh else {}),
+        )
+        if updated and fresh:
+            run.last_event_seq = 1
+            events.store_claimed(run, session_event(run.session))
     if not updated:
         return None
     # What the UPDATE wrote, without reading it back.
@@ -239,6 +246,19 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
     run.status, run.owner, run.attempt, run.lease_until = Run.Status.RUNNING, owner, run.attempt + 1, lease_until
     run.started_at = run.started_at or now
     return run
+
+
+def session_event(session: ChatSession) -> catalogue.SessionEvent:
+    """Return the `session` event, the first of every run."""
+    return catalogue.SessionEvent(
+        session=catalogue.SessionInfo(
+            id=str(session.pk),
+            title=session.title,
+            context_type=session.context_type,
+            entity_id=session.entity_id,
+            created_at=session.created_at,
+        )
+    )
 
 
 def runs_renew_leases(*, owner: str, run_ids: list[str]) -> set[str]:
@@ -261,6 +281,11 @@ def runs_renew_leases(*, owner: str, run_ids: list[str]) -> set[str]:
 
 def run_release(*, run: Run, reason: str) -> bool:
     """Give the run back to the queue (drain): another owner resumes it; False if it was no longer ours."""
+    try:
+        events.flush(run)  # what the owner still holds in memory (rows, counters) is stored before it lets go
+    except RunGone:
+        return False
+    events.forget(run)
     with transaction.atomic():
         released = Run.objects.filter(
             pk=run.pk, owner=run.owner, attempt=run.attempt, status=Run.Status.RUNNING
@@ -317,14 +342,16 @@ def run_add_usage(
 
     The session gets the run's cost once, when the run finishes (``run_finish``).
     """
-    costs: dict[str, Any] = {"cost_usd": F("cost_usd") + cost_usd} if cost_usd else {}
+    costs: dict[str, Any] = {"cost_usd": cost_usd} if cost_usd else {}
     if not cost_known:
         costs["cost_known"] = False
-    Run.objects.filter(pk=run.pk).update(
-        prompt_tokens=F("prompt_tokens") + prompt_tokens,
-        completion_tokens=F("completion_tokens") + completion_tokens,
-        total_tokens=F("total_tokens") + prompt_tokens + completion_tokens,
-        llm_calls=F("llm_calls") + llm_calls,
+    # With the run's next batch of events (its owner's), or now: one fenced UPDATE carries both.
+    events.add_usage(
+        run,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+        llm_calls=llm_calls,
         **costs,
     )
     with _usage_lock:  # the owner's copy (its threads add in parallel): run_finish reads no row back
@@ -362,6 +389,8 @@ def run_finish(
     error_detail: str = "",
     fenced: bool = False,
     close_open_work: bool = True,
+    preceding: list[catalogue.Event] | None = None,
+    run_update: dict[str, Any] | None = None,
 ) -> bool:
     """End an active run: its final status, the answer stored, then its last events ``error`` and ``done``.
 
@@ -377,6 +406,8 @@ def run_finish(
     if fenced and run.owner:
         return _run_finish_owned(
             run=run,
+            preceding=preceding or [],
+            run_update=run_update or {},
             status=status,
             answer=answer,
             assistant_message=assistant_message,
@@ -425,7 +456,7 @@ def run_finish(
         run.assistant_message = assistant_message
         run.error_code, run.error_message, run.error_detail = error_code, error_message, error_detail
         transaction.on_commit(lambda: metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms))
-        events.emit(run, *_closing_events(run))
+        events.emit(run, *(preceding or []), *_closing_events(run), run_update=run_update)
     return True
 
 
@@ -449,6 +480,8 @@ def _closing_events(run: Run) -> list[catalogue.Event]:
 def _run_finish_owned(
     *,
     run: Run,
+    preceding: list[catalogue.Event],
+    run_update: dict[str, Any],
     status: str,
     answer: str,
     assistant_message: Message | None,
@@ -496,7 +529,9 @@ def _run_finish_owned(
             _close_open_work(run_id=run.pk, now=now)
 
     try:
-        events.emit(run, *_closing_events(ended), writes=writes, run_update={**final, "owner": ""})
+        events.emit(
+            run, *preceding, *_closing_events(ended), writes=writes, run_update={**run_update, **final, "owner": ""}
+        )
     except RunGone:
         return False
     for name, value in final.items():
@@ -564,12 +599,19 @@ def runs_lock_for_deletion(*, session: ChatSession) -> None:
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:
     """Create a planner (read-write) or an executor (always read-only) for a run."""
     permission = Agent.Permission.READ_ONLY if role == Agent.Role.EXECUTOR else Agent.Permission.READ_WRITE
-    return Agent.objects.create(run=run, role=role, model=model, permission=permission, parent=parent)
+    agent = Agent(run=run, role=role, model=model, permission=permission, parent=parent)
+    events.defer(run, agent)  # stored with the run's next batch of events (the owner's), or now
+    return agent
 
 
 def agent_message_create(*, agent: Agent, run: Run, role: str, **fields: Any) -> AgentMessage:
-    """Store one message of an agent's LLM conversation (an assistant row is one LLM call, with its usage)."""
-    return AgentMessage.objects.create(agent=agent, run=run, role=role, **fields)
+    """Store one message of an agent's LLM conversation (an assistant row is one LLM call, with its usage).
+
+    A claimed run's rows are stored with its next batch of events after the model call: one transaction per call.
+    """
+    message = AgentMessage(agent=agent, run=run, role=role, **fields)
+    events.defer(run, message)
+    return message
 
 
 def memory_create(*, user: AbstractBaseUser, content: str) -> Memory:
@@ -593,20 +635,26 @@ def memory_delete(*, user: AbstractBaseUser, memory_id: uuid.UUID | str) -> bool
 
 
 def plan_create(*, run: Run, agent: Agent, spec: PlanSpec) -> Plan:
-    """Store a validated plan with its steps and dependency edges, all or nothing."""
-    with transaction.atomic():
-        plan = Plan.objects.create(run=run, agent=agent, objective=spec.objective)
-        steps = {
-            step.key: PlanStep.objects.create(
-                plan=plan, key=step.key, position=position, title=step.title, instructions=step.instructions
-            )
-            for position, step in enumerate(spec.steps)
-        }
-        PlanStepDependency.objects.bulk_create(
-            PlanStepDependency(step=steps[step.key], depends_on=steps[dep])
-            for step in spec.steps
-            for dep in step.depends_on
-        )
+    """Store a validated plan with its steps and dependency edges, all or nothing.
+
+    A claimed run's plan is stored with its next batch (the one of `plan_created`). The
+    plan's steps are at hand as ``plan.steps.all()`` (in order) without a query.
+    """
+    plan = Plan(run=run, agent=agent, objective=spec.objective)
+    created = [
+        PlanStep(plan=plan, key=step.key, position=position, title=step.title, instructions=step.instructions)
+        for position, step in enumerate(spec.steps)
+    ]
+    steps = {step.key: step for step in created}
+    edges = [
+        PlanStepDependency(step=steps[step.key], depends_on=steps[dep])
+        for step in spec.steps
+        for dep in step.depends_on
+    ]
+    events.defer(run, plan, *created, *edges)
+    cached = plan.steps.all()  # as a prefetch would leave it: plan.steps.all() needs no query
+    cached._result_cache, cached._prefetch_done = created, True
+    plan._prefetched_objects_cache = {"steps": cached}
     return plan
 
 
@@ -625,8 +673,10 @@ def step_finish(*, step: PlanStep, status: str, result: str = "", error: str = "
 
 
 def execution_start(*, run: Run, step: PlanStep, agent: Agent, task: str) -> Execution:
-    """Record that an executor took on a step."""
-    return Execution.objects.create(run=run, step=step, agent=agent, task=task)
+    """Record that an executor took on a step (stored with the run's next batch, after its agent)."""
+    execution = Execution(run=run, step=step, agent=agent, task=task, started_at=timezone.now())
+    events.defer(run, execution)
+    return execution
 
 
 def execution_finish(

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from agents import events
 from agents.engine import planner
 from agents.exceptions import RunGone, RunReleased
 from agents.models import Run, WorkerProcess
@@ -134,7 +135,8 @@ def execute_run(run_id: uuid.UUID | str) -> None:
         finally:
             _unhold(run_id)
             _end_trace(run_id, outcome)
-        settle_run_budget(run_id=run_id)
+            events.forget(run)
+        settle_run_budget(run_id=run_id, run=run)
     except Exception:
         logger.exception("Run %s: the runtime failed", run_id)
     finally:
@@ -148,10 +150,16 @@ def _hand_on(run_id: str) -> None:
         runners.submit(run_id)
 
 
-def settle_run_budget(*, run_id: str) -> None:
-    """Replace a finished run's token reservation with the tokens it really used (once; later calls do nothing)."""
+def settle_run_budget(*, run_id: str, run: Run | None = None) -> None:
+    """Replace a finished run's token reservation with the tokens it really used (once; later calls do nothing).
+
+    Given the run this process just finished (its final status in memory), nothing is read back.
+    """
     try:
-        usage = selectors.run_final_usage(run_id=run_id)
+        if run is not None and run.status in Run.FINAL_STATUSES:
+            usage = (run.user_id, run.total_tokens)
+        else:
+            usage = selectors.run_final_usage(run_id=run_id)
         if usage is not None:
             limits.budget_settle(user_id=usage[0], run_id=run_id, tokens_used=usage[1])
             costs.run_settle(run_id=run_id)

@@ -13,6 +13,7 @@ from .registry import (
     ToolRegistry,
     default_registry,
     dispatch,
+    is_write_tool,
     schemas,
     tool,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "ToolRegistry",
     "default_registry",
     "dispatch",
+    "is_write_tool",
     "schemas",
     "tool",
 ]

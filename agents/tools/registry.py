@@ -554,3 +554,9 @@ def unregister(name: str) -> None:
 def get(name: str) -> Tool | None:
     """Return the default registry's tool of that name, or None."""
     return default_registry.get(name)
+
+
+def is_write_tool(name: str) -> bool:
+    """Return whether ``name`` is a registered write tool (unknown names are not)."""
+    spec = default_registry.get(name)
+    return spec is not None and spec.kind == WRITE

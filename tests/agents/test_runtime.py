@@ -20,7 +20,7 @@ from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent, Work
 from agents.runs import limits, services
 from agents.runs.plans import parse_plan
 from agents.runtime import admission, runners, sweeper, worker
-from tests.factories import make_run, session_event
+from tests.factories import make_run
 from tests.live_server import wait_until
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, is_synthesis, last_user_text, plan
 
@@ -194,7 +194,7 @@ def test_an_expired_lease_is_taken_over_a_live_one_is_not(user):
 def test_the_lost_owner_can_neither_emit_nor_finish_once_taken_over(user):
     run = make_run(user)
     old = services.run_claim(run_id=run.pk, owner="host:1:a")
-    events.emit(old, session_event(old))
+    assert event_types(run) == ["session"]  # the claim stored it
     expire_lease(run)
     new = services.run_claim(run_id=run.pk, owner="host:2:b")
     with pytest.raises(RunGone):
@@ -339,9 +339,9 @@ def test_a_finished_answer_of_a_lost_attempt_is_sent_again_without_a_model_call(
     stub_model.queue(Text("Hello there."))
     run = make_run(user)
     claimed = services.run_claim(run_id=run.pk, owner="host:1:gone")
-    # What a first attempt stored before its process died: the session event and the model's whole answer.
-    events.emit(claimed, session_event(claimed))
+    # What a first attempt stored before its process died: the session event (its claim's) and the whole answer.
     agent = services.agent_create(run=claimed, role="planner", model="m")
+    events.flush(claimed)
     AgentMessage.objects.create(agent=agent, run=run, role="system", content="s")
     AgentMessage.objects.create(agent=agent, run=run, role="user", content="hello")
     AgentMessage.objects.create(agent=agent, run=run, role="assistant", content="Hello there.", prompt_tokens=5)
@@ -365,10 +365,12 @@ def test_sweep_requeues_lost_runs_and_hands_them_over(recording_runner, user, ma
             '{"objective": "o", "steps": [{"id": "a", "title": "A", "instructions": "i", "depends_on": []}]}'
         ),
     )
+    events.flush(lost)  # what the lost attempt had stored
     step = plan.steps.get()
     services.step_start(step=step)
     executor = services.agent_create(run=lost, role="executor", model="m")
     services.execution_start(run=lost, step=step, agent=executor, task="t")
+    events.flush(lost)
     expire_lease(lost)
     alive = services.run_claim(run_id=make_run(make_user()).pk, owner="otherhost:2:b")
 
@@ -394,12 +396,13 @@ def test_sweep_fails_a_run_out_of_attempts_and_leaves_nothing_running(recording_
             ' {"id": "b", "title": "B", "instructions": "i", "depends_on": ["a"]}]}'
         ),
     )
-    step = plan.steps.get(key="a")
+    events.flush(run)  # what the lost attempt had stored (its claim stored `session`)
+    step = PlanStep.objects.get(plan=plan, key="a")
     services.step_start(step=step)
     services.execution_start(
         run=run, step=step, agent=services.agent_create(run=run, role="executor", model="m"), task="t"
     )
-    events.emit(run, session_event(run))
+    events.flush(run)
     expire_lease(run)
 
     assert sweeper.sweep()["failed"] == [str(run.pk)]

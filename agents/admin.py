@@ -444,10 +444,7 @@ class RunAdmin(HistoryAdmin):
         return run.assistant_message.content if run.assistant_message else "—"
 
     def _plan(self, run: Run) -> Plan | None:
-        try:
-            return run.plan
-        except Plan.DoesNotExist:
-            return None
+        return run.plan
 
     @admin.display(description="Objective")
     def plan_objective(self, run: Run):

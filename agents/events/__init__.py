@@ -23,9 +23,11 @@ from agents.models import Run, RunEvent
 SESSION = "session"
 ANALYSIS = "analysis"
 PLAN_CREATED = "plan_created"
+PLAN_REVISED = "plan_revised"
 STEP_START = "step_start"
 EXECUTOR_SPAWNED = "executor_spawned"
 TEXT = "text"
+THINKING = "thinking"
 TOOL_CALL = "tool_call"
 TOOL_RESULT = "tool_result"
 EXECUTOR_RESULT = "executor_result"
@@ -41,9 +43,11 @@ TYPES = frozenset(
         SESSION,
         ANALYSIS,
         PLAN_CREATED,
+        PLAN_REVISED,
         STEP_START,
         EXECUTOR_SPAWNED,
         TEXT,
+        THINKING,
         TOOL_CALL,
         TOOL_RESULT,
         EXECUTOR_RESULT,

@@ -146,6 +146,35 @@ def _enum(*values: str, description: str = "") -> dict[str, Any]:
     return _string(description, enum=list(values))
 
 
+PLAN_STEP = {
+    "id": _string("The step's id within the plan."),
+    "title": _string(),
+    "instructions": _string(),
+    "depends_on": {"type": "array", "items": _string()},
+    "status": _string(),
+}
+PLAN = _obj(
+    {
+        "id": _string(format="uuid"),
+        "objective": _string(),
+        "steps": {"type": "array", "items": _obj(PLAN_STEP)},
+    }
+)
+# A revision: the new version, its kept steps with their results.
+REVISED_PLAN = _obj(
+    {
+        "id": _string(format="uuid"),
+        "objective": _string(),
+        "version": {"type": "integer", "minimum": 2, "description": "2 for the first revision, then 3, …"},
+        "steps": {
+            "type": "array",
+            "items": _obj(
+                {**PLAN_STEP, "result": _string("A completed (kept) step's result.")}, required=list(PLAN_STEP)
+            ),
+        },
+    }
+)
+
 # type -> (component name, description, its extra fields, which of them are required)
 EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
     "session": (
@@ -173,26 +202,14 @@ EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
     "plan_created": (
         "PlanCreatedEvent",
         "Complex route: the plan is stored.",
-        {
-            "plan": _obj(
-                {
-                    "id": _string(format="uuid"),
-                    "objective": _string(),
-                    "steps": {
-                        "type": "array",
-                        "items": _obj(
-                            {
-                                "id": _string("The step's id within the plan."),
-                                "title": _string(),
-                                "instructions": _string(),
-                                "depends_on": {"type": "array", "items": _string()},
-                                "status": _string(),
-                            }
-                        ),
-                    },
-                }
-            )
-        },
+        {"plan": PLAN},
+        None,
+    ),
+    "plan_revised": (
+        "PlanRevisedEvent",
+        "The planner revised the plan after a step failed or stalled (at most AGENT_MAX_REPLANS times): the new "
+        "version, its completed steps kept with their results (not run again), its new steps pending.",
+        {"plan": REVISED_PLAN, "reason": _string("Which steps failed or stalled, and why.")},
         None,
     ),
     "step_start": (
@@ -216,6 +233,13 @@ EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
         "A piece of the answer the user will read.",
         {"delta": _string(), "agent_id": _string()},
         ["delta"],
+    ),
+    "thinking": (
+        "ThinkingEvent",
+        "Reasoning or progress text of an agent: the model's reasoning stream where the endpoint gives one, "
+        "an executor's own words before or between its tool calls. Never part of the answer.",
+        {"delta": _string(), "agent_id": _string(), "agent_kind": _enum("planner", "executor")},
+        None,
     ),
     "tool_call": (
         "ToolCallEvent",

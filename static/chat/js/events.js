@@ -1,8 +1,8 @@
 /* The event types of the run stream (CONTRACT.md section 4) that the chat reads.
  *
  * One place names them, so the rest of the UI never spells a type by hand.
- * Types not listed here (approvals, thinking: not shown yet)
- * are ignored, as the contract asks of clients.
+ * Types not listed here (approvals: not shown yet) are ignored, as the
+ * contract asks of clients.
  */
 export const EVENT = Object.freeze({
   SESSION: "session",
@@ -16,6 +16,7 @@ export const EVENT = Object.freeze({
   TOOL_CALL: "tool_call",
   TOOL_RESULT: "tool_result",
   TEXT: "text",
+  THINKING: "thinking",
   RETRY: "retry",
   RESUMED: "resumed",
   BUDGET_WARNING: "budget_warning",

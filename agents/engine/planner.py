@@ -310,7 +310,12 @@ class RunExecution:
         self.cancel.check()
         while replanning.wants_revision(plan, outcomes):
             revised = replanning.revise(
-                run=self.run, conversation=self.planner_conversation(), plan=plan, steps=steps, outcomes=outcomes
+                run=self.run,
+                conversation=self.planner_conversation(),
+                plan=plan,
+                steps=steps,
+                depends_on=depends_on,
+                outcomes=outcomes,
             )
             if revised is None:
                 break

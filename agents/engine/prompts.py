@@ -45,11 +45,13 @@ calling the tool, and the final answer is written from the results as they are."
 
 
 def revision_request(
-    *, question: str, objective: str, step_results: list[tuple[str, str, str, str]], revisions_left: int
+    *, question: str, objective: str, step_results: list[tuple[str, str, list[str], str, str]], revisions_left: int
 ) -> str:
-    """Return the user message of a replanning call: the question and each step's (id, title, status, result)."""
+    """Return the user message of a replanning call: the question and each step's (id, title, depends_on, status,
+    result)."""
     lines = [f"User request: {question}", f"Plan objective: {objective}", "Step results:"]
-    for key, title, status, result in step_results:
-        lines.append(f"- {key} ({title}) [{status}]: {result or '(no result)'}")
+    for key, title, depends_on, status, result in step_results:
+        after = f" after {', '.join(depends_on)}" if depends_on else ""
+        lines.append(f"- {key} ({title}){after} [{status}]: {result or '(no result)'}")
     lines.append(f"Revisions left after this one: {revisions_left}.")
     return "\n".join(lines)

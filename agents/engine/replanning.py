@@ -76,6 +76,7 @@ def revise(
     conversation: Conversation,
     plan: Plan,
     steps: dict[str, PlanStep],
+    depends_on: dict[str, list[str]],
     outcomes: dict[str, StepOutcome],
 ) -> tuple[Plan, dict[str, PlanStep], dict[str, list[str]]] | None:
     """Ask the planner (in ``conversation``, a fresh planner conversation) to revise ``plan``.
@@ -91,7 +92,7 @@ def revise(
             question=run.user_message.content,
             objective=plan.objective,
             step_results=[
-                (key, step.title, outcomes[key].status, outcomes[key].result or outcomes[key].error)
+                (key, step.title, depends_on[key], outcomes[key].status, outcomes[key].result or outcomes[key].error)
                 for key, step in steps.items()
             ],
             revisions_left=settings.AGENT_MAX_REPLANS - plan.version,
@@ -128,13 +129,13 @@ def revise(
         reason = revision_reason(steps, outcomes)
         with transaction.atomic():
             revised = plan_versions.plan_revise(plan=plan, agent=conversation.agent, spec=spec, reason=reason)
-            new_steps, depends_on = selectors.plan_graph(plan=revised)
-            events.emit(run, events.PLAN_REVISED, plan=plan_payload(revised, new_steps, depends_on), reason=reason)
+            new_steps, new_depends_on = selectors.plan_graph(plan=revised)
+            events.emit(run, events.PLAN_REVISED, plan=plan_payload(revised, new_steps, new_depends_on), reason=reason)
         conversation.add_tool_result(
             call_id=revision.id,
             name=REVISE_PLAN,
             content={"ok": True, "plan_id": str(revised.pk), "version": revised.version, "new_steps": len(spec.steps)},
         )
-        return revised, new_steps, depends_on
+        return revised, new_steps, new_depends_on
     plan_versions.plan_decline_revision(plan=plan)
     return None

@@ -99,7 +99,7 @@ def test_a_failed_step_is_replanned_completed_steps_are_kept_and_new_steps_run(u
     assert [tool["function"]["name"] for tool in request["tools"]] == ["revise_plan"]
     asked = last_user_text(request)
     assert "- a (Find A) [completed]: Result of Find A" in asked
-    assert "- b (Find B) [failed]:" in asked and "- c (Use B) [skipped]:" in asked
+    assert "- b (Find B) [failed]:" in asked and "- c (Use B) after b [skipped]:" in asked
 
     # plan_revised: after the failure, before the new steps; the kept step carries its result.
     kinds = types(events)

@@ -8,6 +8,7 @@ executor calls the stub received: a kept step is never run again.
 import threading
 
 import pytest
+from django.urls import reverse
 
 from agents.models import Execution, Plan, PlanStep, Run, RunEvent
 from agents.runs import services
@@ -316,3 +317,18 @@ def test_a_run_lost_after_a_revision_resumes_the_new_version_keeping_its_steps(s
     statuses = sorted(Execution.objects.filter(run=run, step__key="b2").values_list("status", flat=True))
     assert statuses == ["completed", "interrupted"]
     assert dict(run.plan.steps.values_list("key", "status")) == {"a": "completed", "b2": "completed"}
+
+
+def test_the_admin_shows_every_plan_version_and_how_they_link(user, stub_model, admin_client):
+    stub_model.responder = Script(failing={"Find B"}, replans=[revise("Another way", [("b2", "Find B elsewhere")])])
+    run = run_message(user, "find things")
+    first, second = Plan.objects.filter(run=run).order_by("version")
+
+    page = admin_client.get(reverse("admin:agents_run_change", args=[run.pk])).content.decode()
+    assert "Version 1" in page and "Version 2" in page and "Find B" in page
+    assert reverse("admin:agents_plan_change", args=[second.pk]) in page
+    revised = admin_client.get(reverse("admin:agents_plan_change", args=[second.pk])).content.decode()
+    assert reverse("admin:agents_plan_change", args=[first.pk]) in revised, "links to the version it revises"
+    assert "Find B elsewhere" in revised and second.revision_reason.split(":")[0] in revised
+    older = admin_client.get(reverse("admin:agents_plan_change", args=[first.pk])).content.decode()
+    assert "version 2" in older, "the older version names its revision"

@@ -398,7 +398,7 @@ class RunAdmin(HistoryAdmin):
         ("Timings", {"fields": ("created_at", "started_at", "finished_at", "trace_id")}),
         ("Ownership", {"fields": ("owner", "lease_until", "attempt", "resume_reason")}),
         ("Error", {"fields": ("error_code", "error_message", "error_detail", "cancel_requested")}),
-        ("Plan", {"fields": ("plan_objective", "plan_graph", "plan_steps")}),
+        ("Plan", {"fields": ("plan_objective", "plan_versions", "plan_graph", "plan_steps")}),
     )
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
     inlines = (AgentInline, ExecutionInline, RunEventInline)
@@ -444,15 +444,27 @@ class RunAdmin(HistoryAdmin):
         return run.assistant_message.content if run.assistant_message else "—"
 
     def _plan(self, run: Run) -> Plan | None:
-        try:
-            return run.plan
-        except Plan.DoesNotExist:
-            return None
+        return run.plan
 
     @admin.display(description="Objective")
     def plan_objective(self, run: Run):
         plan = self._plan(run)
         return admin_link(plan, plan.objective) if plan else "— (no plan: not a complex run)"
+
+    @admin.display(description="Plan versions")
+    def plan_versions(self, run: Run):
+        """Every version of the run's plan, oldest first, with why each revision was made."""
+        versions = list(run.plans.order_by("version"))
+        if not versions:
+            return "—"
+        return format_html_join(
+            "",
+            "<div>{} {}</div>",
+            (
+                (admin_link(plan, f"Version {plan.version}"), f"— {plan.revision_reason}" * bool(plan.revision_reason))
+                for plan in versions
+            ),
+        )
 
     @admin.display(description="Plan graph")
     def plan_graph(self, run: Run):
@@ -573,12 +585,13 @@ class PlanStepInline(HistoryInline):
         "duration",
         "result",
         "error",
+        "kept_from",
     )
     ordering = ("position",)
 
     # Each row names the steps it depends on: prefetch them for all rows at once.
     def get_queryset(self, request: HttpRequest) -> QuerySet[PlanStep]:
-        return super().get_queryset(request).prefetch_related("depends_on")
+        return super().get_queryset(request).prefetch_related("depends_on").select_related("kept_from__plan")
 
     @admin.display(description="Depends on")
     def depends_on_keys(self, step: PlanStep) -> str:
@@ -591,12 +604,31 @@ class PlanStepInline(HistoryInline):
 
 @admin.register(Plan)
 class PlanAdmin(HistoryAdmin):
-    list_display = ("objective_short", "run", "agent", "step_count", "created_at")
+    list_display = ("objective_short", "version", "run", "agent", "step_count", "created_at")
+    list_filter = ("version", "revision_declined")
     list_select_related = ("run", "agent")
     search_fields = ("objective", "steps__title", "run__id")
     ordering = ("-created_at",)
-    fields = readonly_fields = ("id", "run", "agent", "objective", "created_at", "graph")
+    fields = readonly_fields = (
+        "id",
+        "run",
+        "agent",
+        "objective",
+        "version",
+        "previous",
+        "revised_by",
+        "revision_reason",
+        "revision_declined",
+        "created_at",
+        "graph",
+    )
     inlines = (PlanStepInline,)
+
+    @admin.display(description="Revised by")
+    def revised_by(self, plan: Plan):
+        """The next version of this plan, when the planner revised it."""
+        revision = Plan.objects.filter(previous=plan).first()
+        return admin_link(revision, f"version {revision.version}") if revision else "—"
 
     # Annotated so the step count of every plan comes in the list's one query.
     def get_queryset(self, request: HttpRequest) -> QuerySet[Plan]:

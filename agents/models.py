@@ -141,6 +141,14 @@ class Run(models.Model):
         return self.status in self.ACTIVE_STATUSES
 
     @property
+    def plan(self) -> "Plan | None":
+        """The run's current plan: its newest version (None before a plan is stored); uses prefetched ``plans``."""
+        prefetched = getattr(self, "_prefetched_objects_cache", {}).get("plans")
+        if prefetched is not None:
+            return max(prefetched, key=lambda plan: plan.version, default=None)
+        return self.plans.order_by("-version").first()
+
+    @property
     def duration_ms(self) -> int | None:
         """Milliseconds from start (or, for a run that never started, from creation) to finish."""
         if self.finished_at:
@@ -184,16 +192,36 @@ class Agent(models.Model):
 
 
 class Plan(models.Model):
-    """The planner's plan for a complex run."""
+    """One version of the planner's plan for a complex run (version 1 is the first; each revision adds one)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    run = models.OneToOneField(Run, on_delete=models.CASCADE, related_name="plan")
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="plans")
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="plans", help_text="The planner.")
     objective = models.TextField()
+    version = models.PositiveIntegerField(default=1, help_text="1 for the first plan, 2 for its first revision, …")
+    previous = models.OneToOneField(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="revision",
+        help_text="The version this one revises; its completed steps are kept here.",
+    )
+    revision_reason = models.TextField(blank=True, default="", help_text="Why the plan was revised (version > 1).")
+    revision_declined = models.BooleanField(
+        default=False, help_text="The planner was asked to revise this version and declined; synthesis went on."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        ordering = ["run", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "version"], name="plan_unique_version"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="plan_version_positive"),
+        ]
+
     def __str__(self) -> str:
-        return self.objective[:80]
+        return self.objective[:80] if self.version == 1 else f"{self.objective[:72]} (v{self.version})"
 
 
 class PlanStep(models.Model):
@@ -221,6 +249,14 @@ class PlanStep(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     result = models.TextField(blank=True, default="")
     error = models.TextField(blank=True, default="")
+    kept_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="kept_as",
+        help_text="A completed step of the previous plan version, kept with its result (not run again).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

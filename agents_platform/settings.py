@@ -253,6 +253,8 @@ AGENT_MAX_MESSAGE_CHARS = env_int("AGENT_MAX_MESSAGE_CHARS", 8000, minimum=1)
 AGENT_MAX_PLAN_STEPS = env_int("AGENT_MAX_PLAN_STEPS", 8, minimum=1)
 AGENT_MAX_ITERATIONS = env_int("AGENT_MAX_ITERATIONS", 8, minimum=1)
 AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimum=1)
+# Times the planner may revise a plan in one run after a step failed or stalled (0: never asked).
+AGENT_MAX_REPLANS = env_int("AGENT_MAX_REPLANS", 2, minimum=0)
 AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
 AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
 # Who executes runs: "thread" (a pool in the web process), "celery" (workers

@@ -51,7 +51,10 @@ class Text:
 
     ``chunks``: None splits per word, an int into that many pieces, a list is
     sent as given (``content`` may then be omitted). ``delay``: seconds before
-    the first byte; ``chunk_delay``: seconds between chunks.
+    the first byte; ``chunk_delay``: seconds between chunks. ``reasoning``:
+    pieces of a reasoning stream sent before the content, as deltas of
+    ``reasoning_key`` (``reasoning_content`` as DeepSeek and vLLM, or
+    ``reasoning`` as OpenRouter and Ollama).
     """
 
     content: str | None = None
@@ -60,6 +63,8 @@ class Text:
     chunk_delay: float = 0.0
     usage: Usage = "auto"
     finish_reason: str = "stop"
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_key: str = "reasoning_content"
 
     def pieces(self) -> list[str]:
         if isinstance(self.chunks, list):
@@ -79,7 +84,7 @@ class ToolCalls:
     ``arguments`` is a dict (sent as JSON) or a raw string (sent as is, valid
     JSON or not). Each call's arguments go out in ``fragments`` pieces;
     ``interleave`` mixes the fragments of parallel calls. ``content`` is text
-    streamed before the calls.
+    streamed before the calls; ``reasoning`` as for ``Text``.
     """
 
     calls: list[tuple]
@@ -89,6 +94,8 @@ class ToolCalls:
     delay: float = 0.0
     chunk_delay: float = 0.0
     usage: Usage = "auto"
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_key: str = "reasoning_content"
 
     def normalised(self) -> list[tuple[str, str, str]]:
         result = []
@@ -184,9 +191,20 @@ def is_routing(request: dict) -> bool:
 
 
 def is_executor(request: dict) -> bool:
-    """Return whether this is an executor call (tools offered, ``create_plan`` not)."""
+    """Return whether this is an executor call (tools offered, neither ``create_plan`` nor ``revise_plan``)."""
     names = tool_names(request)
-    return bool(names) and "create_plan" not in names
+    return bool(names) and "create_plan" not in names and "revise_plan" not in names
+
+
+def is_replanning(request: dict) -> bool:
+    """Return whether this is the planner's replanning call (``revise_plan`` offered)."""
+    return "revise_plan" in tool_names(request)
+
+
+def revise(objective: str, steps: list) -> ToolCalls:
+    """Return a ``revise_plan`` call; steps as for ``plan``."""
+    call = plan(objective, steps)
+    return ToolCalls([("revise_plan", call.calls[0][1])])
 
 
 def is_synthesis(request: dict) -> bool:
@@ -362,6 +380,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chunks(self, ident: str, model: str, reply: Text | ToolCalls) -> list[dict]:
         chunks = [_chunk(ident, model, {"role": "assistant", "content": ""})]
+        chunks += [_chunk(ident, model, {reply.reasoning_key: piece}) for piece in reply.reasoning]
         text = reply.pieces() if isinstance(reply, Text) else split_text(reply.content, None) if reply.content else []
         chunks += [_chunk(ident, model, {"content": piece}) for piece in text]
         if isinstance(reply, Text):

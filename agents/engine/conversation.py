@@ -123,11 +123,21 @@ class TextStream:
             return []
         delta = "".join(self._pending)
         self._pending, self._pending_chars = [], 0
-        return [catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk))]
+        return [self.event(delta)]
+
+    def event(self, delta: str) -> catalogue.Event:
+        return catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk))
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
+
+
+class ThinkingStream(TextStream):
+    """Coalesce an agent's reasoning and progress text into `thinking` events (never part of the answer)."""
+
+    def event(self, delta: str) -> catalogue.Event:
+        return catalogue.ThinkingEvent(delta=delta, agent_id=str(self.agent.pk), agent_kind=self.agent.role)
 
 
 @dataclass
@@ -167,6 +177,11 @@ class Conversation:
     # One run's agents store their rows from several threads; the lock keeps
     # this conversation's rows in order when a callback fires from another one.
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # The model's reasoning stream, and whatever the caller routes here, as `thinking` events.
+    thinking: ThinkingStream = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.thinking = ThinkingStream(self.run, self.agent)
 
     @property
     def agent_kind(self) -> str:
@@ -236,6 +251,13 @@ class Conversation:
         )
         give_back_connection()  # not held while the model thinks
         started = time.monotonic()
+        if on_text is not None:
+            answer_text = on_text
+
+            def on_text(delta: str) -> None:
+                self.thinking.flush()  # the reasoning before this text comes first in the stream
+                answer_text(delta)
+
         try:
             with events.streaming(self.run):
                 result = llm.chat_stream(
@@ -245,8 +267,11 @@ class Conversation:
                     on_text=on_text,
                     on_retry=on_retry,
                     should_cancel=self.cancel,
+                    on_reasoning=self.thinking,
                 )
         except (LLMError, RunCancelled) as exc:
+            if isinstance(exc, LLMError) and not self.cancel.gone:
+                self.thinking.flush()  # what the model thought before it failed is shown, as streamed
             if isinstance(exc, LLMError):
                 # The server's words (secrets masked) are for operators; users get exc.message and the run id.
                 logger.warning(
@@ -264,6 +289,7 @@ class Conversation:
             raise
         tool_calls = self._store_call(result, hold)
         self.messages.append(_assistant_message(result.content, tool_calls))
+        self.thinking.flush()
         return result
 
     def _store_call(self, result: llm.LLMResult, hold: costs.CallHold, *, outcome: str = "ok") -> list[dict[str, str]]:

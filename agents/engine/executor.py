@@ -25,6 +25,7 @@ class StepOutcome:
     status: str  # a PlanStep status: completed, failed or cancelled
     result: str = ""
     error: str = ""
+    stalled: bool = False  # failed because its iterations ran out without a result
 
 
 def run_step(
@@ -84,6 +85,7 @@ def _run_step(
     tools = schemas(permission=agent.permission)
 
     status, result, error = Execution.Status.FAILED, "", ""
+    stalled = False
     over_limit: RunLimitExceeded | None = None
     try:
         for _ in range(settings.AGENT_MAX_ITERATIONS):
@@ -91,10 +93,14 @@ def _run_step(
             if not reply.tool_calls:
                 status, result = Execution.Status.COMPLETED, reply.content.strip()
                 break
+            # Its words before or between tool calls are progress, shown as thinking; its last reply is the result.
+            conversation.thinking(reply.content)
+            conversation.thinking.flush()
             for call in reply.tool_calls:
                 conversation.run_tool(call)
         else:
             error = f"The executor made {settings.AGENT_MAX_ITERATIONS} model calls without finishing its step."
+            stalled = True
     except (RunGone, OperationalError):
         raise
     except RunCancelled:
@@ -115,7 +121,7 @@ def _run_step(
         Execution.Status.COMPLETED: PlanStep.Status.COMPLETED,
         Execution.Status.CANCELLED: PlanStep.Status.CANCELLED,
     }.get(status, PlanStep.Status.FAILED)
-    outcome = StepOutcome(status=step_status, result=result, error=error)
+    outcome = StepOutcome(status=step_status, result=result, error=error, stalled=stalled)
     # The execution, its step and their events commit together: an owner lost after this point
     # leaves a finished step (never run again), before it a running one (run again by the next owner).
     # The run's row is locked first (by the events' fenced update), as every writer of a run does.

@@ -35,7 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 
 from agents import events
-from agents.engine import prompts
+from agents.engine import prompts, replanning
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.events import catalogue
@@ -297,7 +297,7 @@ class RunExecution:
     # --- the plan ----------------------------------------------------------
 
     def run_plan(self, plan: Plan, *, spec: PlanSpec | None = None, resumed: bool = False) -> None:
-        """Announce the plan (once), run the steps not yet finished, then write the answer."""
+        """Announce the plan (once), run the steps not yet finished, revise it where a step failed, then answer."""
         if spec is not None:
             steps = {step.key: step for step in sorted(plan.steps.all(), key=lambda step: step.position)}
             depends_on = {step.key: step.depends_on for step in spec.steps}
@@ -309,29 +309,30 @@ class RunExecution:
             if step.status in PlanStep.FINISHED_STATUSES
         }
         if not resumed or not selectors.run_has_event(run_id=self.run.pk, type=events.PLAN_CREATED):
+            # A revised version (resumed) had its `plan_revised` committed with it.
             events.emit(
                 self.run,
-                catalogue.PlanCreatedEvent(
-                    plan=catalogue.PlanInfo(
-                        id=str(plan.pk),
-                        objective=plan.objective,
-                        steps=[
-                            catalogue.PlanStepInfo(
-                                id=str(step.pk),
-                                key=step.key,
-                                title=step.title,
-                                instructions=step.instructions,
-                                depends_on=[str(steps[dep].pk) for dep in depends_on[step.key]],
-                                status=step.status,
-                            )
-                            for step in steps.values()
-                        ],
-                    )
-                ),
+                catalogue.PlanCreatedEvent(plan=replanning.plan_info(plan, steps, depends_on)),
             )
         outcomes = self.schedule(steps, depends_on, finished)
         self.plan_settled = len(outcomes) == len(steps)
         self.cancel.check()
+        while replanning.wants_revision(plan, outcomes):
+            revised = replanning.revise(
+                run=self.run,
+                conversation=self.planner_conversation(),
+                plan=plan,
+                steps=steps,
+                depends_on=depends_on,
+                outcomes=outcomes,
+            )
+            if revised is None:
+                break
+            plan, steps, depends_on = revised
+            completed = PlanStep.Status.COMPLETED
+            kept = {key: StepOutcome(completed, result=step.result) for key, step in steps.items() if step.kept_from_id}
+            outcomes = self.schedule(steps, depends_on, kept)
+            self.cancel.check()
         self.synthesise(plan, steps, outcomes)
 
     def schedule(

@@ -35,3 +35,23 @@ def synthesis_request(*, question: str, objective: str, step_results: list[tuple
     for title, status, result in step_results:
         lines.append(f"- {title} [{status}]: {result or '(no result)'}")
     return "\n".join(lines)
+
+
+REPLAN_SYSTEM = """You are the planner of an assistant platform. A step of your plan failed or stalled; the results \
+so far are below. If a different approach can still get what the user needs, call revise_plan with the new steps \
+only: completed steps are kept with their results and are not run again, and a new step may list their ids in \
+depends_on. If the results are enough, or nothing better can be tried, answer in one short sentence without \
+calling the tool, and the final answer is written from the results as they are."""
+
+
+def revision_request(
+    *, question: str, objective: str, step_results: list[tuple[str, str, list[str], str, str]], revisions_left: int
+) -> str:
+    """Return the user message of a replanning call: the question and each step's (id, title, depends_on, status,
+    result)."""
+    lines = [f"User request: {question}", f"Plan objective: {objective}", "Step results:"]
+    for key, title, depends_on, status, result in step_results:
+        after = f" after {', '.join(depends_on)}" if depends_on else ""
+        lines.append(f"- {key} ({title}){after} [{status}]: {result or '(no result)'}")
+    lines.append(f"Revisions left after this one: {revisions_left}.")
+    return "\n".join(lines)

@@ -63,6 +63,7 @@ class PlanInfo(_Value):
     id: str = Field(json_schema_extra={"format": "uuid"})
     objective: str
     steps: list[PlanStepInfo]
+    version: int | None = Field(None, ge=1, description="1 for the first plan, 2 for its first revision, …")
 
 
 class StepRef(_Value):
@@ -149,12 +150,13 @@ class PlanCreatedEvent(Event):
 
 
 class PlanRevisedEvent(Event):
-    """The planner revised the plan after a step failed or stalled; completed steps are kept with their results."""
+    """The planner revised the plan after a step failed or stalled (at most AGENT_MAX_REPLANS times): the new
+    version, its completed steps kept with their results (not run again), its new steps pending."""
 
     type = "plan_revised"
     carries_rows = True
     plan: PlanInfo
-    reason: str
+    reason: str = Field(description="Which steps failed or stalled, and why.")
 
 
 class StepStartEvent(Event):

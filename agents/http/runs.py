@@ -46,9 +46,9 @@ class RunDetailApi(APIView):
         # Five queries whatever the plan's size: run, plan, steps, their dependencies, executions.
         prefetch_related_objects(
             [run],
-            "plan",
+            "plans",
             Prefetch(
-                "plan__steps",
+                "plans__steps",
                 queryset=PlanStep.objects.order_by("position").prefetch_related(
                     Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
                 ),

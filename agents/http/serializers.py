@@ -51,7 +51,7 @@ class PlanSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Plan
-        fields = ["id", "objective", "steps"]
+        fields = ["id", "objective", "version", "steps"]
         read_only_fields = fields
 
 
@@ -116,8 +116,5 @@ class RunDetailSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PlanSerializer(allow_null=True))
     def get_plan(self, run: Run) -> dict | None:
-        try:
-            plan = run.plan
-        except Plan.DoesNotExist:
-            return None
-        return PlanSerializer(plan).data
+        plan = run.plan
+        return None if plan is None else PlanSerializer(plan).data

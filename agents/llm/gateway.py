@@ -254,7 +254,10 @@ def _partial_result(attempt: "_Attempt", request: dict, started: float, finish_r
     usage = attempt.usage
     if not usage.total_tokens:
         usage = estimate_usage(
-            messages=request["messages"], tools=request.get("tools"), content=content, tool_calls=tool_calls
+            messages=request["messages"],
+            tools=request.get("tools"),
+            content=content + "".join(attempt.reasoning),
+            tool_calls=tool_calls,
         )
     return LLMResult(
         content=content,
@@ -280,6 +283,7 @@ class _Attempt:
 
     model: str
     parts: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
     calls: dict[int, dict] = field(default_factory=dict)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
@@ -306,7 +310,21 @@ def _broken(attempt: _Attempt, detail: str, *, code: str = "stream_broken") -> L
     return LLMError(code=code, detail=detail, retryable=not attempt.delivered)
 
 
-def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None) -> None:
+def _reasoning(delta) -> str:
+    """Return a delta's reasoning text: ``reasoning_content`` (DeepSeek, vLLM) or ``reasoning`` (OpenRouter, Ollama)."""
+    for name in ("reasoning_content", "reasoning"):
+        value = getattr(delta, name, None)
+        if isinstance(value, str) and value:
+            return storable(value)
+    return ""
+
+
+def _apply_chunk(
+    attempt: _Attempt,
+    chunk,
+    on_text: Callable[[str], None] | None,
+    on_reasoning: Callable[[str], None] | None = None,
+) -> None:
     if chunk.model:
         attempt.model = chunk.model
     if chunk.usage is not None:
@@ -321,8 +339,15 @@ def _apply_chunk(attempt: _Attempt, chunk, on_text: Callable[[str], None] | None
         delta = choice.delta
         if delta is not None:
             text = storable(delta.content or delta.refusal)
-            if (text or delta.tool_calls) and attempt.first_token_at is None:
+            reasoning = _reasoning(delta)
+            if (text or reasoning or delta.tool_calls) and attempt.first_token_at is None:
                 attempt.first_token_at = time.monotonic()
+            if reasoning:
+                # Shown to the user as it arrives (and billed): the call is not retried after it.
+                attempt.reasoning.append(reasoning)
+                attempt.delivered = True
+                if on_reasoning is not None:
+                    on_reasoning(reasoning)
             if text:
                 attempt.parts.append(text)
                 attempt.delivered = True
@@ -350,6 +375,7 @@ def _stream_once(
     on_text: Callable[[str], None] | None,
     should_cancel: Callable[[], bool] | None,
     timeout: float,
+    on_reasoning: Callable[[str], None] | None = None,
 ) -> None:
     deadline = time.monotonic() + timeout
     try:
@@ -377,7 +403,7 @@ def _stream_once(
                 ) from exc
             except (ValueError, TypeError, AttributeError) as exc:  # malformed chunk (JSON or shape)
                 raise _broken(attempt, f"The model sent a malformed chunk: {exc}") from exc
-            _apply_chunk(attempt, chunk, on_text)
+            _apply_chunk(attempt, chunk, on_text, on_reasoning)
             _check_cancel(should_cancel)
             if time.monotonic() > deadline:
                 raise _broken(attempt, "The model call took longer than LLM_TIMEOUT.", code="timeout")
@@ -395,10 +421,13 @@ def chat_stream(
     on_text: Callable[[str], None] | None = None,
     on_retry: Callable[[int, LLMError, float], None] | None = None,
     should_cancel: Callable[[], bool] | None = None,
+    on_reasoning: Callable[[str], None] | None = None,
 ) -> LLMResult:
     """Stream one chat completion and return what the model said.
 
-    ``on_text(delta)`` gets each piece of text as it arrives. Retryable errors
+    ``on_text(delta)`` gets each piece of text as it arrives, ``on_reasoning(delta)``
+    each piece of the model's reasoning where the server streams one (never
+    part of ``content``). Retryable errors
     are retried up to LLM_MAX_RETRIES times, each announced with
     ``on_retry(attempt, error, delay_s)`` before the wait, but never once the
     stream has delivered text or a tool-call delta. ``should_cancel()`` is
@@ -424,7 +453,7 @@ def chat_stream(
         _check_cancel(should_cancel)
         attempt = _Attempt(model=model)
         try:
-            _stream_once(client, request, attempt, on_text, should_cancel, timeout)
+            _stream_once(client, request, attempt, on_text, should_cancel, timeout, on_reasoning)
         except RunCancelled as cancelled:
             cancelled.partial = _partial_result(attempt, request, started, "cancelled")
             raise

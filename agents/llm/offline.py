@@ -73,7 +73,10 @@ def reply_chunks(reply: Say | Call, *, completion_id: str, model: str) -> tuple[
         chunks.append(chunk({}, "stop"))
         return chunks, count_tokens(reply.text)
 
-    completion_tokens = 0
+    completion_tokens = count_tokens(reply.text)
+    words = re.findall(r"\S+\s*", reply.text)
+    for start in range(0, len(words), WORDS_PER_CHUNK):
+        chunks.append(chunk({"content": "".join(words[start : start + WORDS_PER_CHUNK])}))
     for index, (name, arguments) in enumerate(reply.calls):
         raw = json.dumps(arguments, ensure_ascii=False)
         completion_tokens += count_tokens(name) + count_tokens(raw)
@@ -87,7 +90,7 @@ def reply_chunks(reply: Say | Call, *, completion_id: str, model: str) -> tuple[
 
 def _completion(reply: Say | Call, *, completion_id: str, model: str, usage: dict) -> dict:
     """Return the non-streamed ``chat.completion`` of a reply."""
-    message: dict = {"role": "assistant", "content": reply.text if isinstance(reply, Say) else None}
+    message: dict = {"role": "assistant", "content": reply.text or None}
     if isinstance(reply, Call):
         message["tool_calls"] = [
             {

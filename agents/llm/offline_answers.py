@@ -172,9 +172,10 @@ class Say:
 
 @dataclass
 class Call:
-    """Call tools: ``[(name, arguments), ...]``."""
+    """Call tools: ``[(name, arguments), ...]``, after saying ``text`` (an executor's words are its thinking)."""
 
     calls: list[tuple[str, dict]]
+    text: str = ""
 
 
 # --- Deciding what to say ----------------------------------------------------------
@@ -188,6 +189,15 @@ def respond(request: dict) -> Say | Call:
     user_text = message_text(last_user) if last_user else ""
     after_tools = bool(messages) and messages[-1].get("role") == "tool"
 
+    from agents.llm import offline_replan  # it builds on this module
+
+    if "revise_plan" in offered:
+        if offline_replan.is_revision_request(user_text) and not after_tools:
+            return offline_replan.revise(user_text)
+        return Say("The results so far will do.")
+    if offered and "create_plan" not in offered and offline_replan.needs_live_data(user_text):
+        searches = sum(1 for message in messages if message.get("role") == "assistant")
+        return offline_replan.search_in_vain(user_text, offered, searches)
     if "create_plan" in offered:
         if after_tools:
             return _continue_planner(messages, user_text)

@@ -39,17 +39,34 @@ class PlanInvalid(Exception):
         super().__init__("; ".join(problems))
 
 
+CREATE_PLAN_DESCRIPTION = (
+    "Break a request that needs research or analysis into steps run by read-only executor agents. "
+    "Steps with no dependency between them run at the same time; depends_on lists the ids of the "
+    "steps whose results a step needs."
+)
+REVISE_PLAN_DESCRIPTION = (
+    "Revise the plan after a step failed or stalled: give the new steps to run. Completed steps are kept with "
+    "their results and are not run again; a new step may name them in depends_on. Answer without calling this "
+    "tool to keep the results as they are."
+)
+
+
 def create_plan_tool() -> dict:
     """Return the OpenAI tool definition of create_plan, with the configured step limit."""
+    return _plan_tool("create_plan", CREATE_PLAN_DESCRIPTION)
+
+
+def revise_plan_tool() -> dict:
+    """Return the OpenAI tool definition of revise_plan (the shape of create_plan)."""
+    return _plan_tool("revise_plan", REVISE_PLAN_DESCRIPTION)
+
+
+def _plan_tool(name: str, description: str) -> dict:
     return {
         "type": "function",
         "function": {
-            "name": "create_plan",
-            "description": (
-                "Break a request that needs research or analysis into steps run by read-only executor agents. "
-                "Steps with no dependency between them run at the same time; depends_on lists the ids of the "
-                "steps whose results a step needs."
-            ),
+            "name": name,
+            "description": description,
             "parameters": {
                 "type": "object",
                 "properties": {
@@ -87,7 +104,8 @@ def _text(value, name: str, limit: int, problems: list[str]) -> str:
 
 def _find_cycle(steps: list[StepSpec]) -> list[str] | None:
     """Return the ids of steps caught in a dependency cycle, or None (Kahn's algorithm)."""
-    waiting = {step.key: set(step.depends_on) for step in steps}
+    keys = {step.key for step in steps}
+    waiting = {step.key: set(step.depends_on) & keys for step in steps}
     ready = [key for key, deps in waiting.items() if not deps]
     while ready:
         done = ready.pop()
@@ -101,8 +119,13 @@ def _find_cycle(steps: list[StepSpec]) -> list[str] | None:
     return stuck or None
 
 
-def parse_plan(arguments: str) -> PlanSpec:
-    """Return the plan in a create_plan call's arguments, or raise PlanInvalid with every problem found."""
+def parse_plan(arguments: str, *, kept: frozenset[str] = frozenset()) -> PlanSpec:
+    """Return the plan in a create_plan call's arguments, or raise PlanInvalid with every problem found.
+
+    For a revise_plan call, ``kept`` holds the ids of the completed steps the
+    revision keeps: new steps may depend on them, and an entry that repeats
+    one is dropped (the step stays as it is, with its result).
+    """
     try:
         data = load_json(arguments)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -135,11 +158,15 @@ def parse_plan(arguments: str) -> PlanSpec:
             StepSpec(key=key, title=title, instructions=instructions, depends_on=list(dict.fromkeys(depends_on)))
         )
 
+    if kept:
+        steps = [step for step in steps if step.key not in kept]
+        if not steps and not problems:
+            raise PlanInvalid(["a revision needs at least one new step (answer in text to keep the plan as it is)"])
     keys = [step.key for step in steps if step.key]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
         problems.append(f"step ids must be unique; repeated: {', '.join(duplicates)}")
-    known = set(keys)
+    known = set(keys) | kept
     for step in steps:
         for dep in step.depends_on:
             if dep == step.key:

@@ -72,8 +72,8 @@ def run_planner(*, run: Run) -> Agent | None:
 
 
 def run_plan(*, run: Run) -> Plan | None:
-    """Return the run's stored plan, if any."""
-    return Plan.objects.filter(run=run).first()
+    """Return the run's current plan (its newest version), if any."""
+    return Plan.objects.filter(run=run).order_by("-version").first()
 
 
 def plan_graph(*, plan: Plan) -> tuple[dict[str, PlanStep], dict[str, list[str]]]:

@@ -193,3 +193,22 @@ test("a run's cost and budget warnings are kept; dollars read as people read the
   assert.equal(stored.usage.cost_usd, 0.5);
   assert.equal(stored.usage.cost_known, false);
 });
+
+test("thinking is kept per agent and never joins the answer", () => {
+  const state = reduceEvents(
+    numbered(
+      { type: "session", session: { id: SESSION } },
+      { type: "thinking", delta: "Routing: ", agent_id: "p", agent_kind: "planner" },
+      { type: "thinking", delta: "a plan.", agent_id: "p", agent_kind: "planner" },
+      { type: "thinking", delta: "I will add first.", agent_id: "e1", agent_kind: "executor" },
+      { type: "text", delta: "It is 5.", agent_id: "p" },
+    ),
+  );
+  assert.deepEqual(state.thinking, [
+    { agentId: "p", agentKind: "planner", text: "Routing: a plan." },
+    { agentId: "e1", agentKind: "executor", text: "I will add first." },
+  ]);
+  assert.equal(state.answer, "It is 5.");
+  const same = reduceRun(state, { type: "thinking", delta: "", agent_id: "p", agent_kind: "planner", run_id: RUN, seq: 6 });
+  assert.equal(same.thinking, state.thinking, "an empty delta changes nothing");
+});

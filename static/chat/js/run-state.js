@@ -20,6 +20,7 @@ export function initialRunState({ runId = null, sessionId = null } = {}) {
     plan: null, // {id, objective, steps: [{id, title, instructions, dependsOn, status, result}]}
     executors: [], // [{id, stepId, task, status, result, usage, durationMs}]
     toolCalls: [], // [{id, tool, arguments, agentId, agentKind, status, result, error, durationMs}]
+    thinking: [], // [{agentId, agentKind, text}]: each agent's reasoning and progress, never the answer
     answer: "",
     notes: [], // [{kind: "retry" | "warning" | "resumed", text}]
     error: null, // {code, message}: why the run failed or was interrupted
@@ -157,6 +158,16 @@ const REDUCERS = {
   },
 
   [EVENT.TEXT]: (state, event) => (event.delta ? { ...state, answer: state.answer + event.delta } : state),
+
+  [EVENT.THINKING]: (state, event) => {
+    if (!event.delta) return state;
+    const agentId = String(event.agent_id ?? "");
+    const known = state.thinking.some((entry) => entry.agentId === agentId);
+    const thinking = known
+      ? replaceWhere(state.thinking, (entry) => entry.agentId === agentId, (entry) => ({ text: entry.text + event.delta }))
+      : [...state.thinking, { agentId, agentKind: event.agent_kind === "executor" ? "executor" : "planner", text: event.delta }];
+    return { ...state, thinking };
+  },
 
   [EVENT.RETRY]: (state, event) => {
     const wait = typeof event.delay_ms === "number" && event.delay_ms > 0 ? ` in ${seconds(event.delay_ms)} s` : "";

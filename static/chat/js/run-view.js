@@ -56,6 +56,7 @@ export class RunView {
     this.steps = new Map(); // step id -> {item, stateText, body, resultBox}
     this.executors = new Map(); // executor id -> {details, stateText, tools, result, shown}
     this.toolCalls = new Map(); // call id -> {details, stateText, output, shown}
+    this.thoughts = new Map(); // agent id -> {details, text, shown}
     this.notesShown = 0;
     this.answerShown = null;
     this.frame = 0;
@@ -92,6 +93,7 @@ export class RunView {
     if (!before || state.plan !== before.plan) this.drawPlan(state);
     if (!before || state.executors !== before.executors) this.drawExecutors(state);
     if (!before || state.toolCalls !== before.toolCalls) this.drawToolCalls(state);
+    if (!before || state.thinking !== before.thinking) this.drawThinking(state);
     if (state.notes.length !== this.notesShown) this.drawNotes(state);
     if (state.answer !== this.answerShown) this.scheduleAnswer(state.finished);
     this.working.hidden = state.finished || Boolean(state.answer);
@@ -228,6 +230,30 @@ export class RunView {
       view.stateText.textContent = executor.status === "running" ? "working…" : `${executor.status}${tokens}`;
       view.details.className = `fold executor is-${executor.status}`;
       if (executor.result) renderMarkdown(view.result, asText(executor.result));
+    }
+  }
+
+  /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's in the trace. */
+  drawThinking(state) {
+    for (const entry of state.thinking) {
+      let view = this.thoughts.get(entry.agentId);
+      if (!view) {
+        const text = el("div", { class: "thoughts-text" });
+        const details = el(
+          "details",
+          { class: "fold thoughts", dataset: { agentId: entry.agentId, agentKind: entry.agentKind } },
+          el("summary", { text: "Thinking" }),
+          text,
+        );
+        const executor = this.executors.get(entry.agentId);
+        if (executor) executor.tools.before(details);
+        else this.trace.append(details);
+        view = { details, text, shown: null };
+        this.thoughts.set(entry.agentId, view);
+      }
+      if (view.shown === entry.text) continue;
+      view.shown = entry.text;
+      view.text.textContent = entry.text; // model text: never HTML
     }
   }
 

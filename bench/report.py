@@ -86,11 +86,11 @@ def print_table(results: dict) -> None:
     backends = list(results["backends"])
     table = rows(results)
     hop = results["redis_hop"]
-    head = ("figure", "goal", *backends)
+    head = ("figure (ratio: platform / floor)", "goal", *backends)
     lines = [(name, goal, *(cells.get(backend, "") for backend in backends)) for name, goal, cells in table]
     added = hop["added_p99_ms"]
-    p99s = f"p99 {hop['redis']['p99_ms']:.3f} vs {hop['local']['p99_ms']:.3f}"
-    hop_cell = f"+{added:.3f} ms ({p99s}) {_mark(added, 1, True)}"
+    p99s = f"p99 {hop['redis']['p99_ms']:.2f} vs {hop['local']['p99_ms']:.2f}; p50 +{hop['added_p50_ms']:.2f}"
+    hop_cell = f"+{added:.2f} ms ({p99s}) {_mark(added, 1, True)}"
     lines.append(("Redis bus hop, p99 added to LocalBus", "<= 1 ms", hop_cell, *[""] * (len(backends) - 1)))
     widths = [max(len(str(row[i])) for row in [head, *lines]) for i in range(len(head))]
     setup = results["setup"]

@@ -47,11 +47,12 @@ from tests.stub_model import is_routing
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SIZES = {
-    "latency_runs": 8 if QUICK else 30,
-    "throughput_seconds": 3 if QUICK else 10,
+    "latency_runs": 8 if QUICK else 24,
+    "throughput_seconds": 3 if QUICK else 8,
     "concurrency": 8,
     "fanout_streams": 100 if QUICK else 500,
-    "fanout_events": 40 if QUICK else 200,
+    "fanout_events": 40 if QUICK else 150,
+    "fanout_rounds": 1 if QUICK else 2,
     "fanout_every_ms": 20,
     "chars": 512,
     "replay_events": 1000,
@@ -189,7 +190,7 @@ class Bench:
                     return json.loads(line[6:])
         raise RuntimeError("the gated run sent no event")
 
-    def fanout(self) -> dict:
+    def fanout_platform(self) -> dict:
         assert self.server is not None
         streams = SIZES["fanout_streams"]
         gate = f"fanout-{time.monotonic_ns()}"
@@ -262,8 +263,23 @@ class Bench:
             "after": after,
         }
 
+    def fanout(self) -> dict:
+        """Alternate the bare stream and the platform's, FANOUT_ROUNDS times; keep each side's best p99 round.
+
+        Best of n on both sides alike: on a shared machine one round can catch another job's burst.
+        """
+        rounds: dict[str, list[dict]] = {"bare": [], "platform": []}
+        for _ in range(SIZES["fanout_rounds"]):
+            rounds["bare"].append(self.fanout_bare())
+            rounds["platform"].append(self.fanout_platform())
+        bare, platform = (min(found, key=lambda item: item["latency_ms"]["p99"]) for found in rounds.values())
+        ratio = (
+            round(platform["latency_ms"]["p99"] / bare["latency_ms"]["p99"], 2) if bare["latency_ms"]["p99"] else None
+        )
+        return {"platform": platform, "bare": bare, "ratio_p99": ratio, "rounds": rounds}
+
     def all(self) -> dict:
-        results: dict = {"bare_fanout": self.fanout_bare()}
+        results: dict = {}
         self.server = Server(
             "agents_platform.asgi:application",
             self.backend.env(LLM_PROVIDER="openai", OPENAI_BASE_URL=self.stub.base_url, OPENAI_API_KEY="bench"),
@@ -276,8 +292,6 @@ class Bench:
                 print(f"  {self.backend.name}: {name} in {time.monotonic() - started:.1f} s", file=sys.stderr)
         finally:
             self.server.stop()
-        fanout, bare = results["fanout"]["latency_ms"], results["bare_fanout"]["latency_ms"]
-        results["fanout"]["ratio_p99"] = round(fanout["p99"] / bare["p99"], 2) if bare["p99"] else None
         return results
 
 
@@ -318,8 +332,8 @@ def main() -> None:
     print(f"\n(JSON: {out / 'latest.json'})")
     if os.environ.get("BENCH_DURABILITY", "1") != "0":
         print("\nDurability (real web, Celery workers, Redis):", flush=True)
-        rounds = {"BENCH_DURABILITY_ROUNDS": "1"} if QUICK else {}
-        subprocess.run([PYTHON, str(ROOT / "bench" / "durability.py")], check=True, env={**os.environ, **rounds})
+        rounds = {"BENCH_DURABILITY_ROUNDS": "1" if QUICK else "2"}
+        subprocess.run([PYTHON, str(ROOT / "bench" / "durability.py")], check=True, env={**rounds, **os.environ})
 
 
 if __name__ == "__main__":

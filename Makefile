@@ -1,7 +1,7 @@
 # make run   — start the platform (own .venv, migrations, demo user, uvicorn, offline model, SQLite)
 # make test  — lint, the JavaScript unit tests (Node 20), migration and deploy checks, the whole test suite
 # make worker — a Celery worker executing runs (AGENT_RUNNER=celery; many machines)
-# make bench — benchmarks (never part of the tests)
+# make bench — benchmarks against their floors, SQLite and PostgreSQL (never part of the tests; BENCH_QUICK=1: a smoke run)
 
 PYTHON ?= python3
 VENV := .venv

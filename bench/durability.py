@@ -30,17 +30,23 @@ sys.path.insert(0, str(BASE_DIR))
 
 ROUNDS = int(os.environ.get("BENCH_DURABILITY_ROUNDS", "3"))
 LEASE = 3.0
-CACHE_DB, BROKER_DB = 10, 11
+# The bench's own Redis database (BENCH_REDIS_URL, default 6): cache and broker, with a queue and prefix of their own.
+REDIS_DB = int(os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6").rsplit("/", 1)[1])
+CACHE_DB = BROKER_DB = REDIS_DB
 
 
 def setup_django() -> None:
-    from bench.run import setup_django as setup
+    """Point Django at a throwaway SQLite database and migrate it (the child processes use it by DATABASE_URL)."""
+    path = f"{tempfile.mkdtemp(prefix='agents-bench-durability-')}/bench.sqlite3"
+    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ.pop("REDIS_URL", None)
+    os.environ["LOG_LEVEL"] = "ERROR"
+    os.environ["DJANGO_SETTINGS_MODULE"] = "agents_platform.settings"
+    import django
+    from django.core.management import call_command
 
-    path = setup("agents-bench-durability-")
-    # The child processes read the same file by DATABASE_URL; tests.support reads NAME from the settings.
-    from django.conf import settings
-
-    settings.DATABASES["default"]["NAME"] = path
+    django.setup()
+    call_command("migrate", verbosity=0)
 
 
 def main() -> None:

@@ -1,329 +1,340 @@
-"""Benchmarks of the streaming platform: ``make bench`` (never part of the tests).
+"""Benchmarks of the platform against its floors, side by side in one run: ``make bench`` (never part of the tests).
 
-Embedded configuration: a fresh SQLite database in a temporary directory,
-the in-process bus, the thread runner, uvicorn in a thread of this process,
-and the stub model server of the tests answering with zero latency. Figures:
+For each backend (SQLite with the in-process bus; PostgreSQL with Redis as
+bus and cache; ``BENCH_BACKENDS=sqlite`` picks one) on a database made
+afresh, with real processes: uvicorn as ``make run`` starts it (DEBUG off,
+thread runner) pinned to core 0; the tests' stub model at zero latency
+(``bench/stub.py``), the clients (``bench/client_runs.py``,
+``bench/client_streams.py``) and this orchestrator pinned to core 1:
 
-1. ``POST /api/agent/stream`` to ``done`` for a simple run (one model call) and
-   a complex run (plan, three executors, synthesis: five calls), next to the
-   engine alone (``execute_run`` called directly) and the same model calls
-   made through the bare ``openai`` SDK with no platform (the floor: what the
-   model calls alone cost on this machine).
-2. ``emit()`` to client latency, p50/p99, with 500 streams open on one run,
-   held by a separate client process; and the memory and threads each idle
-   stream costs the server process.
-3. Replay of a stored 1,000-event run from seq 0 to ``done``, and the cost of
-   ``emit()`` itself.
+1. POST ``/api/agent/stream`` to ``done`` for a simple run (1 model call) and
+   a complex run (plan, three executors, synthesis: 5 calls), against the
+   same model requests (recorded by the stub) sent through the bare
+   ``openai`` SDK with the run's parallelism: the ratio of the p50s.
+2. Complex runs per CPU-second of the server process (the server is alone on
+   its core), with 8 runs in flight; the SDK alone per CPU-second of its client.
+3. emit→client p99 with 500 streams of one run at ~25,000 deliveries/s (50
+   512-character `text` events a second, the engine's flush size, so each
+   model chunk is one event), against a bare SSE stream (``bench/bare_sse.py``)
+   served the same way to the same client.
+4. Replay of a stored 1,000-event run: the time of the whole replay minus
+   that of a replay of only its ``done`` (``Last-Event-ID``), both from the
+   client, on new connections: the server time the events add.
+5. Idle streams: 2,000 streams waiting on a live run: RSS, threads and
+   database connections of the server process, before and after.
 
-Server, stub model and the timing client of (1) and (3) share this process
-(and its GIL); only the 500 fan-out clients have their own. Prints a table and
-the JSON (also written to ``bench/results/latest.json``). About 30 s on two
-cores; ``BENCH_STREAMS`` changes the fan-out.
+Then, once: the Redis bus hop (``bench/bushop.py``) and ``bench/durability.py``.
+Prints each figure next to its goal, and writes ``bench/results/latest.json``.
+``BENCH_QUICK=1`` runs everything at small sizes (a smoke run).
 """
 
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(BASE_DIR))
+import httpx
 
-FANOUT_STREAMS = int(os.environ.get("BENCH_STREAMS", "500"))
-FANOUT_EVENTS = 20
-RUNS_PER_ROUTE = 20
-REPLAY_EVENTS = 1000
-SDK_KWARGS = {"model", "messages", "tools", "tool_choice", "stream", "stream_options", "temperature", "max_tokens"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import report
+from bench.procs import CLIENT_CORE, PYTHON, REDIS_URL, ROOT, Backend, Child, Server, Stub, pin_self, run_json, workdir
+from tests.stub_model import is_routing
 
-def setup_django(prefix: str = "agents-bench-") -> str:
-    """Point Django at a throwaway SQLite database, migrate it, and return its path."""
-    workdir = tempfile.mkdtemp(prefix=prefix)
-    path = f"{workdir}/bench.sqlite3"
-    os.environ["DATABASE_URL"] = f"sqlite:///{path}"
-    os.environ.pop("REDIS_URL", None)
-    os.environ["LOG_LEVEL"] = "ERROR"
-    os.environ["DJANGO_SETTINGS_MODULE"] = "agents_platform.settings"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    return path
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+SIZES = {
+    "latency_runs": 8 if QUICK else 24,
+    "throughput_seconds": 3 if QUICK else 8,
+    "concurrency": 8,
+    "fanout_streams": 100 if QUICK else 500,
+    "fanout_events": 40 if QUICK else 150,
+    "fanout_rounds": 1 if QUICK else 2,
+    "fanout_every_ms": 20,
+    "chars": 512,
+    "replay_events": 1000,
+    "replay_rounds": 5 if QUICK else 30,
+    "idle_streams": 200 if QUICK else 2000,
+    "hop_samples": 300 if QUICK else 3000,
+}
+SIMPLE, COMPLEX = "hello there", "compare X and Y"
+BENCH_TIMEOUT = 1200
 
 
 def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
     return {
-        "p50": round(percentile(values, 0.50), 2),
-        "p99": round(percentile(values, 0.99), 2),
-        "mean": round(statistics.fmean(values), 2),
-        "n": len(values),
+        "p50": round(statistics.median(ordered), 3),
+        "p99": round(ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 3),
+        "mean": round(statistics.fmean(ordered), 3),
+        "n": len(ordered),
     }
 
 
-def process_status() -> dict[str, int]:
-    """Return this process's resident memory (kB) and OS thread count."""
-    fields = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        name, _, value = line.partition(":")
-        if name in {"VmRSS", "Threads"}:
-            fields[name] = int(value.split()[0])
-    return {"rss_kb": fields["VmRSS"], "threads": fields["Threads"]}
+class Bench:
+    """One backend's figures."""
 
+    def __init__(self, backend: Backend, stub: Stub, token: str):
+        self.backend = backend
+        self.stub = stub
+        self.token = token
+        self.dir = backend.workdir
+        self.client_env = {**os.environ, "OPENAI_BASE_URL": stub.base_url, "PYTHONUNBUFFERED": "1"}
+        self.server: Server | None = None
 
-def responder(request: dict):
-    """Answer like a fast model: plans for 'compare', text otherwise (see tests/stub_model.py)."""
-    from tests.stub_model import Text, is_executor, is_routing, last_user_text, plan
+    def client(self, script: str, *args: object) -> dict:
+        argv = [PYTHON, str(ROOT / "bench" / script), *map(str, args)]
+        return run_json(argv, env=self.client_env, log=self.dir / "clients.log")
 
-    if is_routing(request) and "compare" in last_user_text(request).lower():
-        return plan("Compare X and Y", [("x", "Research X"), ("y", "Research Y"), ("r", "Recommend", ["x", "y"])])
-    if is_executor(request):
-        return Text("Findings: solid on quality, weaker on cost.")
-    return Text("Here is a short answer from a fast model.")
+    def runs(self, message: str, runs: int, mode: str = "latency", *options: object) -> dict:
+        assert self.server is not None
+        return self.client("client_runs.py", mode, self.server.url, self.token, message, runs, *options)
 
+    # --- 1 and 2 -------------------------------------------------------------------
 
-def time_route(client, message: str, runs: int) -> dict:
-    """Time POST to done (and to the first event) over several runs."""
-    totals, firsts = [], []
-    for _ in range(runs):
-        started = time.perf_counter()
-        with client.send(message) as stream:
-            frames = iter(stream)
-            next(frames)
-            firsts.append((time.perf_counter() - started) * 1000)
-            events = [frame.event for frame in frames if frame.data is not None]
-        totals.append((time.perf_counter() - started) * 1000)
-        assert events[-1]["type"] == "done" and events[-1]["status"] == "completed", events[-1]
-    return {"to_done_ms": summary(totals), "to_first_event_ms": summary(firsts)}
+    def record_requests(self, route: str, message: str) -> Path:
+        """Warm the route up, and keep the model requests of its last run (each run starts with a routing call)."""
+        self.stub.requests()
+        self.runs(message, 4)
+        requests = self.stub.requests()
+        starts = [number for number, request in enumerate(requests) if is_routing(request)]
+        path = self.dir / f"{route}-requests.json"
+        path.write_text(json.dumps(requests[starts[-1] :]))
+        return path
 
+    def latency(self) -> dict:
+        results = {}
+        for route, message in (("simple", SIMPLE), ("complex", COMPLEX)):
+            requests = self.record_requests(route, message)
+            found = self.runs(message, SIZES["latency_runs"], "compare", f"--requests={requests}")
+            platform, sdk = found["platform_ms"], found["sdk_ms"]
+            results[route] = {
+                "model_calls": found["model_calls"],
+                "platform_ms": summary(platform),
+                "sdk_ms": summary(sdk),
+                "ratio_p50": round(statistics.median(platform) / statistics.median(sdk), 2),
+            }
+        return results
 
-def sdk_floor(base_url: str, requests: list[dict], runs: int, *, complex_route: bool) -> dict:
-    """Replay the platform's own model requests through the bare openai SDK, with the same parallelism."""
-    import openai
-
-    from tests.stub_model import is_executor
-
-    sdk = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
-
-    def call(body: dict) -> None:
-        for _ in sdk.chat.completions.create(**{key: value for key, value in body.items() if key in SDK_KWARGS}):
-            pass
-
-    executors = [request for request in requests if is_executor(request)]
-    others = [request for request in requests if not is_executor(request)]
-    totals = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for _ in range(runs):
-            started = time.perf_counter()
-            if complex_route:  # routing; x and y at once; r; synthesis
-                call(others[0])
-                list(pool.map(call, executors[:2]))
-                call(executors[2])
-                call(others[1])
-            else:
-                for request in requests:
-                    call(request)
-            totals.append((time.perf_counter() - started) * 1000)
-    return summary(totals)
-
-
-def engine_only(user, message: str, runs: int) -> dict:
-    """Time the engine alone (``worker.execute_run`` in this thread: claim, drive, finish): no HTTP, no stream."""
-    from agents.runs import services
-    from agents.runtime import worker
-
-    totals = []
-    for _ in range(runs):
-        run, _ = services.run_create(user=user, message=message)
-        started = time.perf_counter()
-        worker.execute_run(run.pk)
-        totals.append((time.perf_counter() - started) * 1000)
-    return summary(totals)
-
-
-def statements_per_run(user, message: str) -> int:
-    """Count the SQL statements of one run, from the stored run to done (claim, lease, engine, finish)."""
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
-    from agents.runs import services
-    from agents.runtime import worker
-
-    run, _ = services.run_create(user=user, message=message)
-    with CaptureQueriesContext(connection) as queries:
-        worker.execute_run(run.pk)
-    return len(queries.captured_queries)
-
-
-def bench_routes(server, stub, user) -> dict:
-    client = server.client(user)
-    results = {}
-    for route, message, calls in (("simple", "hello there", 1), ("complex", "compare X and Y", 5)):
-        time_route(client, message, 3)  # warm up imports, connections, caches
-        before = len(stub.requests)
-        with client.send(message) as stream:
-            stream.events()
-        requests = stub.requests[before:]
-        assert len(requests) == calls, f"{route}: expected {calls} model calls, saw {len(requests)}"
-        platform = time_route(client, message, RUNS_PER_ROUTE)
-        floor = sdk_floor(stub.base_url, requests, RUNS_PER_ROUTE, complex_route=route == "complex")
-        results[route] = {
-            "model_calls": calls,
-            "platform": platform,
-            "engine_only_ms": engine_only(user, message, RUNS_PER_ROUTE),
-            "statements_per_run": statements_per_run(user, message),
-            "bare_sdk_floor_ms": floor,
-            "overhead_p50_ms": round(platform["to_done_ms"]["p50"] - floor["p50"], 2),
-        }
-    return results
-
-
-def wait_for(condition, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"bench: timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def bench_fanout(server, user, token: str) -> dict:
-    from agents import events
-    from agents.events import bus
-    from agents.http import streams as views
-    from agents.runs import services
-
-    run, _ = services.run_create(user=user, message="fan-out")  # queued, never executed: only the bench emits
-    events.emit(run, events.SESSION, session={"id": str(run.session_id)})
-    idle_before = process_status()
-    command = [sys.executable, str(BASE_DIR / "bench" / "fanout_client.py"), "127.0.0.1", str(server.port)]
-    client = subprocess.Popen([*command, str(run.pk), token, str(FANOUT_STREAMS)], stdout=subprocess.PIPE, text=True)
-    wait_for(lambda: views.open_streams() >= FANOUT_STREAMS, f"{FANOUT_STREAMS} open streams", 60)
-    wait_for(lambda: bus.get_bus().listener_count() >= FANOUT_STREAMS, "every stream waiting on the bus", 30)
-    time.sleep(1.0)  # let the connection-time garbage settle before measuring
-    idle_after = process_status()
-    for number in range(FANOUT_EVENTS):
-        events.emit(run, events.TEXT, delta=f"tick {number}", agent_id="bench", bench_ts=time.time())
-        time.sleep(0.1)
-    events.emit(run, events.DONE, status="completed", message_id=None, usage={}, duration_ms=None)
-    output, _ = client.communicate(timeout=120)
-    received = json.loads(output)
-    assert received["finished"] == FANOUT_STREAMS, received["errors"]
-    assert len(received["latencies_ms"]) == FANOUT_STREAMS * FANOUT_EVENTS
-    return {
-        "streams": FANOUT_STREAMS,
-        "events": FANOUT_EVENTS,
-        "emit_to_client_ms": summary(received["latencies_ms"]),
-        "idle_stream_memory_kb": round((idle_after["rss_kb"] - idle_before["rss_kb"]) / FANOUT_STREAMS, 1),
-        "idle_stream_threads": round((idle_after["threads"] - idle_before["threads"]) / FANOUT_STREAMS, 3),
-        "server_threads_with_streams_idle": idle_after["threads"],
-    }
-
-
-def bench_replay(server, user) -> dict:
-    from agents import events
-    from agents.models import Run
-    from agents.runs import services
-
-    run, _ = services.run_create(user=user, message="a long run")
-    started = time.perf_counter()
-    events.emit(run, events.SESSION, session={"id": str(run.session_id)})
-    for number in range(REPLAY_EVENTS - 2):
-        events.emit(run, events.TEXT, delta=f"piece {number} of a long answer ", agent_id="bench")
-    events.emit(run, events.DONE, status="completed", message_id=None, usage={}, duration_ms=None)
-    emit_ms = (time.perf_counter() - started) * 1000 / REPLAY_EVENTS
-    services.run_finish(run=run, status=Run.Status.COMPLETED)
-
-    client = server.client(user)
-    totals = []
-    for _ in range(5):
-        started = time.perf_counter()
-        with client.join(run.pk) as stream:
-            found = stream.events()
-        totals.append((time.perf_counter() - started) * 1000)
-        assert len(found) == REPLAY_EVENTS and found[-1]["type"] == "done"
-    return {"events": REPLAY_EVENTS, "replay_ms": summary(totals), "emit_ms_per_event": round(emit_ms, 3)}
-
-
-def print_table(results: dict) -> None:
-    rows = []
-    for route in ("simple", "complex"):
-        item = results["routes"][route]
-        rows.append(
-            (
-                f"{route} run: POST to done ({item['model_calls']} model calls)",
-                f"p50 {item['platform']['to_done_ms']['p50']} ms, p99 {item['platform']['to_done_ms']['p99']} ms",
-            )
+    def throughput(self) -> dict:
+        assert self.server is not None
+        found = self.runs(
+            COMPLEX,
+            SIZES["throughput_seconds"],
+            "throughput",
+            f"--requests={self.dir / 'complex-requests.json'}",
+            f"--concurrency={SIZES['concurrency']}",
+            f"--server-pid={self.server.pid}",
         )
-        rows.append((f"{route} run: first event", f"p50 {item['platform']['to_first_event_ms']['p50']} ms"))
-        rows.append((f"{route} run: engine alone (no HTTP)", f"p50 {item['engine_only_ms']['p50']} ms"))
-        rows.append((f"{route} run: SQL statements (claim to done)", f"{item['statements_per_run']}"))
-        rows.append((f"{route} run: bare openai SDK floor", f"p50 {item['bare_sdk_floor_ms']['p50']} ms"))
-    fanout = results["fanout"]
-    latency = fanout["emit_to_client_ms"]
-    rows += [
-        (f"emit() to client, {fanout['streams']} streams", f"p50 {latency['p50']} ms, p99 {latency['p99']} ms"),
-        ("memory per idle stream", f"{fanout['idle_stream_memory_kb']} kB"),
-        ("threads per idle stream", f"{fanout['idle_stream_threads']}"),
-        (
-            f"replay of a {results['replay']['events']}-event run",
-            f"p50 {results['replay']['replay_ms']['p50']} ms",
-        ),
-        ("emit() cost (SQLite, WAL)", f"{results['replay']['emit_ms_per_event']} ms per event"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+        platform, sdk = found["platform"], found["sdk"]
+        return {
+            "concurrency": SIZES["concurrency"],
+            "platform": platform,
+            "sdk": sdk,
+            "platform_per_cpu_s": round(platform["runs"] / platform["cpu_s"], 1),
+            "platform_per_wall_s": round(platform["runs"] / platform["wall_s"], 1),
+            "sdk_per_cpu_s": round(sdk["runs"] / sdk["cpu_s"], 1),
+            "sdk_per_wall_s": round(sdk["runs"] / sdk["wall_s"], 1),
+        }
+
+    # --- 3 -------------------------------------------------------------------------
+
+    def hold(self, url: str, path: str, streams: int, go) -> tuple[dict, dict]:
+        """Open streams with the stream client; once all are open, measure, call go(); return both."""
+        argv = [PYTHON, str(ROOT / "bench" / "client_streams.py"), "hold", url, path, str(streams)]
+        child = Child([*argv, f"--token={self.token}"], core=CLIENT_CORE, env=self.client_env, log=self.dir / "c.log")
+        child.start(pipes=True)
+        try:
+            line = child.readline()
+            if line != "ready":
+                raise RuntimeError(f"stream client: {line[:500]}")
+            measured = go()
+            result = child.result()
+        finally:
+            child.stop()
+        if result["finished"] != streams:
+            raise RuntimeError(f"{result['finished']} of {streams} streams finished: {result['errors']}")
+        return result, measured
+
+    def fanout_figures(self, result: dict) -> dict:
+        span = result["last_arrival"] - result["first_arrival"]
+        return {
+            "deliveries": result["deliveries"],
+            "deliveries_per_s": round(result["deliveries"] / span) if span > 0 else 0,
+            "latency_ms": summary(result["latencies_ms"]),
+        }
+
+    def fanout_bare(self) -> dict:
+        server = Server("bench.bare_sse:app", self.backend.env(), self.dir / "bare.log").start()
+        try:
+            streams, events = SIZES["fanout_streams"], SIZES["fanout_events"]
+            query = f"events={events}&every={SIZES['fanout_every_ms']}&chars={SIZES['chars']}"
+            result, _ = self.hold(server.url, "/stream", streams, lambda: httpx.post(f"{server.url}/start?{query}"))
+        finally:
+            server.stop()
+        return self.fanout_figures(result)
+
+    def start_gated_run(self, gate: str, **options: int) -> dict:
+        """POST a run whose model call waits at a gate of the stub; return its first event."""
+        assert self.server is not None
+        tags = " ".join(f"[{name}:{value}]" for name, value in {"gate": gate, **options}.items())
+        headers = {"Authorization": f"Token {self.token}"}
+        with httpx.stream(
+            "POST", f"{self.server.url}/api/agent/stream", json={"message": f"{tags} go"}, headers=headers
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    return json.loads(line[6:])
+        raise RuntimeError("the gated run sent no event")
+
+    def fanout_platform(self) -> dict:
+        assert self.server is not None
+        streams = SIZES["fanout_streams"]
+        gate = f"fanout-{time.monotonic_ns()}"
+        first = self.start_gated_run(
+            gate, chunks=SIZES["fanout_events"], chars=SIZES["chars"], every=SIZES["fanout_every_ms"]
+        )
+        path = f"/api/agent/runs/{first['run_id']}/stream"
+        result, _ = self.hold(self.server.url, path, streams, lambda: self.stub.open_gate(gate))
+        return self.fanout_figures(result)
+
+    # --- 4 -------------------------------------------------------------------------
+
+    def replay(self) -> dict:
+        assert self.server is not None
+        self.stub.open_gate("calibrate")
+        overhead = self.runs(f"[gate:calibrate] [chunks:1] [chars:{SIZES['chars']}] calibrate", 1)["last_seq"] - 1
+        self.stub.open_gate("replay")
+        chunks = SIZES["replay_events"] - overhead
+        stored = self.runs(f"[gate:replay] [chunks:{chunks}] [chars:{SIZES['chars']}] replay", 1)
+        result = self.client(
+            "client_streams.py",
+            "replay",
+            self.server.url,
+            stored["run_id"],
+            stored["last_seq"],
+            SIZES["replay_rounds"],
+            f"--token={self.token}",
+        )
+        full, tail = statistics.median(result["full_ms"]), statistics.median(result["tail_ms"])
+        return {
+            "events": result["events"],
+            "server_ms": round(full - tail, 2),
+            "whole_replay_ms": summary(result["full_ms"]),
+            "done_only_replay_ms": summary(result["tail_ms"]),
+        }
+
+    # --- 5 -------------------------------------------------------------------------
+
+    def settled_status(self) -> dict:
+        """The server's status once its memory stops moving (at most ~3 s)."""
+        assert self.server is not None
+        previous = self.server.status()
+        for _ in range(12):
+            time.sleep(0.25)
+            current = self.server.status()
+            if abs(current["rss_kb"] - previous["rss_kb"]) < 256:
+                return current
+            previous = current
+        return previous
+
+    def idle(self) -> dict:
+        assert self.server is not None
+        streams = SIZES["idle_streams"]
+        gate = f"idle-{time.monotonic_ns()}"
+        first = self.start_gated_run(gate)
+        before = {**self.settled_status(), "connections": self.backend.connections(self.server.pid)}
+
+        def measure() -> dict:
+            after = {**self.settled_status(), "connections": self.backend.connections(self.server.pid)}
+            self.stub.open_gate(gate)
+            return after
+
+        _, after = self.hold(self.server.url, f"/api/agent/runs/{first['run_id']}/stream", streams, measure)
+        return {
+            "streams": streams,
+            "kb_per_stream": round((after["rss_kb"] - before["rss_kb"]) / streams, 1),
+            "threads_added": after["threads"] - before["threads"],
+            "connections_added": after["connections"] - before["connections"],
+            "before": before,
+            "after": after,
+        }
+
+    def fanout(self) -> dict:
+        """Alternate the bare stream and the platform's, FANOUT_ROUNDS times; keep each side's best p99 round.
+
+        Best of n on both sides alike: on a shared machine one round can catch another job's burst.
+        """
+        rounds: dict[str, list[dict]] = {"bare": [], "platform": []}
+        for _ in range(SIZES["fanout_rounds"]):
+            rounds["bare"].append(self.fanout_bare())
+            rounds["platform"].append(self.fanout_platform())
+        bare, platform = (min(found, key=lambda item: item["latency_ms"]["p99"]) for found in rounds.values())
+        ratio = (
+            round(platform["latency_ms"]["p99"] / bare["latency_ms"]["p99"], 2) if bare["latency_ms"]["p99"] else None
+        )
+        return {"platform": platform, "bare": bare, "ratio_p99": ratio, "rounds": rounds}
+
+    def all(self) -> dict:
+        results: dict = {}
+        self.server = Server(
+            "agents_platform.asgi:application",
+            self.backend.env(LLM_PROVIDER="openai", OPENAI_BASE_URL=self.stub.base_url, OPENAI_API_KEY="bench"),
+            self.dir / "server.log",
+        ).start()
+        try:
+            for name in ("latency", "throughput", "fanout", "replay", "idle"):
+                started = time.monotonic()
+                results[name] = getattr(self, name)()
+                print(f"  {self.backend.name}: {name} in {time.monotonic() - started:.1f} s", file=sys.stderr)
+        finally:
+            self.server.stop()
+        return results
+
+
+def bench_backend(name: str) -> dict:
+    backend = Backend(name, workdir())
+    started = time.monotonic()
+    token = backend.prepare()
+    print(f"  {name}: fresh database in {time.monotonic() - started:.1f} s ({backend.workdir})", file=sys.stderr)
+    stub = Stub(backend.workdir / "stub.log").start()
+    try:
+        return Bench(backend, stub, token).all()
+    finally:
+        stub.stop()
 
 
 def main() -> None:
-    setup_django()
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
-
-    from agents.llm import gateway as llm
-    from tests.live_server import LiveServer
-    from tests.stub_model import StubModel
-
-    stub = StubModel().start()
-    stub.responder = responder
-    settings.LLM_PROVIDER, settings.OPENAI_BASE_URL, settings.OPENAI_API_KEY = "openai", stub.base_url, "bench"
-    settings.AGENT_RATE_LIMIT, settings.AGENT_TOKEN_BUDGET = "100000/m", 10**9
-    settings.AGENT_MAX_STREAMS_PER_USER = 100_000  # one bench user holds every fan-out stream
-    llm.reset_client()
-    user = get_user_model().objects.create_user(username="bench")  # token auth only: no password
-    token = Token.objects.create(user=user).key
-    server = LiveServer().start()
-    try:
-        results = {
-            "setup": {"database": "sqlite (WAL)", "bus": "in-process", "runner": "thread", "cpus": os.cpu_count()},
-            "routes": bench_routes(server, stub, user),
-            "fanout": bench_fanout(server, user, token),
-            "replay": bench_replay(server, user),
-        }
-    finally:
-        server.stop()
-        stub.stop()
-    print_table(results)
-    print(json.dumps(results, indent=2))
-    print("\nDurability (real web, Celery workers, Redis):")
-    subprocess.run([sys.executable, str(BASE_DIR / "bench" / "durability.py")], check=True)
-    out = BASE_DIR / "bench" / "results"
+    pin_self()
+    signal.signal(signal.SIGALRM, lambda *_: (_ for _ in ()).throw(TimeoutError("the bench took too long")))
+    signal.alarm(BENCH_TIMEOUT)
+    backends = os.environ.get("BENCH_BACKENDS", "sqlite,postgres").split(",")
+    results: dict = {
+        "setup": {
+            "quick": QUICK,
+            "sizes": SIZES,
+            "cpus": os.cpu_count(),
+            "pinning": "server on core 0; stub model, clients and orchestrator on core 1",
+        },
+        "backends": {},
+    }
+    for name in backends:
+        results["backends"][name] = bench_backend(name)
+    hop = Child([PYTHON, str(ROOT / "bench" / "bushop.py"), REDIS_URL, str(SIZES["hop_samples"])], core=0)
+    results["redis_hop"] = hop.start(pipes=True).result()
+    report.print_table(results)
+    out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / "latest.json").write_text(json.dumps(results, indent=2))
+    print(f"\n(JSON: {out / 'latest.json'})")
+    if os.environ.get("BENCH_DURABILITY", "1") != "0":
+        print("\nDurability (real web, Celery workers, Redis):", flush=True)
+        rounds = {"BENCH_DURABILITY_ROUNDS": "1" if QUICK else "2"}
+        subprocess.run([PYTHON, str(ROOT / "bench" / "durability.py")], check=True, env={**rounds, **os.environ})
 
 
 if __name__ == "__main__":
-    threading.current_thread().name = "bench"
     main()

@@ -5,6 +5,8 @@ from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import Tags, Warning, register
 
+from agents_platform.async_middleware import middleware_checks
+
 
 @register(Tags.caches)
 def check_limits_are_shared(app_configs=None, **kwargs) -> list[Warning]:
@@ -31,3 +33,7 @@ def check_limits_are_shared(app_configs=None, **kwargs) -> list[Warning]:
             id="agents.W001",
         )
     ]
+
+
+# The security middleware checks Django runs by class name, for the project's async subclasses (deploy only).
+register(middleware_checks, Tags.security, deploy=True)

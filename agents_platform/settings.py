@@ -135,16 +135,22 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: a browser's preflight is answered before anything else looks at it (async-capable).
     "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
+    # Django's own middleware, run inline on the event loop for async requests (streams): no thread hop per
+    # middleware; only what touches the database or a form body still takes one (agents_platform/async_middleware.py).
+    "agents_platform.async_middleware.AsyncSecurityMiddleware",
     "agents_platform.middleware.ContentSecurityPolicyMiddleware",
     "agents_platform.middleware.ServiceUnavailableMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "agents_platform.async_middleware.AsyncSessionMiddleware",
+    "agents_platform.async_middleware.AsyncCommonMiddleware",
+    "agents_platform.async_middleware.AsyncCsrfViewMiddleware",
+    "agents_platform.async_middleware.AsyncAuthenticationMiddleware",
+    "agents_platform.async_middleware.AsyncMessageMiddleware",
+    "agents_platform.async_middleware.AsyncXFrameOptionsMiddleware",
 ]
+
+# Django's W001-W003 look for the stock security middleware by name; ours are subclasses, checked by
+# agents_platform.async_middleware.middleware_checks under the same numbers (agents_platform.W001-W003).
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "agents_platform.urls"
 WSGI_APPLICATION = "agents_platform.wsgi.application"

@@ -35,7 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 
 from agents import events
-from agents.engine import prompts
+from agents.engine import context, prompts
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
@@ -212,7 +212,11 @@ class RunExecution:
         if stored:
             conversation.load(stored)
         else:
-            conversation.add("system", prompts.PLANNER_SYSTEM)
+            session = run.session
+            conversation.add(
+                "system",
+                context.planner_system(user=run.user, context_type=session.context_type, entity_id=session.entity_id),
+            )
             for message in planner_history(run=run):
                 conversation.add(message["role"], message["content"])
             conversation.add("user", run.user_message.content)

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.exceptions import RunNotFound
@@ -110,8 +110,24 @@ def runs_waiting_in_queue(*, limit: int, created_before: datetime | None = None)
     due = Q(lease_until__lt=timezone.now()) | Q(lease_until__isnull=True)
     if created_before is not None:
         due |= Q(created_at__lt=created_before)
-    queued = Run.objects.filter(due, status=Run.Status.QUEUED)
+    queued = Run.objects.filter(due, status=Run.Status.QUEUED, on_hold=False)
     return list(queued.order_by("created_at")[:limit])
+
+
+def sessions_with_stalled_queue(*, limit: int) -> list[uuid.UUID]:
+    """Return sessions with runs on hold but no other active run (their promotion was lost)."""
+    active = Run.objects.filter(session_id=OuterRef("session_id"), status__in=Run.ACTIVE_STATUSES, on_hold=False)
+    held = Run.objects.filter(status=Run.Status.QUEUED, on_hold=True).filter(~Exists(active))
+    return list(held.order_by().values_list("session_id", flat=True).distinct()[:limit])
+
+
+def session_runs_active(*, session_id: uuid.UUID | str) -> list[Run]:
+    """Return the session's active runs, the one owners may claim first, then those on hold in order."""
+    return list(
+        Run.objects.select_related("session")
+        .filter(session_id=session_id, status__in=Run.ACTIVE_STATUSES)
+        .order_by("on_hold", "created_at", "id")
+    )
 
 
 def runs_of_owners(*, owners: list[str]) -> list[Run]:

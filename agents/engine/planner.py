@@ -45,7 +45,6 @@ from agents.runs import selectors, services
 from agents.runs.connections import give_back_connection
 from agents.runs.plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
 from agents.tools import ToolContext, schemas
-from sessions import selectors as session_selectors
 from sessions.models import Message
 
 logger = logging.getLogger(__name__)
@@ -56,7 +55,7 @@ UNFINISHED_CALLS = ("error", "cancelled")
 
 def planner_history(*, run: Run) -> list[dict[str, str]]:
     """Return the session's earlier messages, newest kept first, within AGENT_HISTORY_TOKENS."""
-    earlier = session_selectors.message_history(session=run.session, before=run.user_message, limit=HISTORY_MESSAGES)
+    earlier = selectors.run_history(run=run, limit=HISTORY_MESSAGES)
     kept: list[Message] = []
     used = 0
     for message in reversed(earlier):

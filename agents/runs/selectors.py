@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents.exceptions import RunNotFound
 from agents.models import Agent, AgentMessage, Memory, Plan, PlanStep, PlanStepDependency, Run, RunEvent, WorkerProcess
-from sessions.models import ChatSession
+from sessions.models import ChatSession, Message
 
 
 def run_get(*, user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
@@ -156,6 +156,28 @@ def session_run(*, session: ChatSession, run_id: str) -> Run | None:
 def session_active_run(*, session: ChatSession) -> Run | None:
     """Return the session's earliest active run (queued, running or waiting), if any."""
     return Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).order_by("created_at", "id").first()
+
+
+def run_history(*, run: Run, limit: int) -> list[Message]:
+    """Return the last messages of the run's session that came before it, oldest first.
+
+    That is every message of the session except the run's own and those of
+    the runs after it: a run that waited in the session's queue (multitask
+    ``enqueue``) sees the answers of the runs before it, stored after its
+    message was.
+    """
+    later = Run.objects.filter(session_id=run.session_id).filter(
+        Q(created_at__gt=run.created_at) | Q(created_at=run.created_at, id__gt=run.id)
+    )
+    messages = (
+        Message.objects.filter(session_id=run.session_id)
+        .exclude(pk=run.user_message_id)
+        .exclude(pk__in=later.values("user_message_id"))
+        .exclude(pk__in=later.filter(assistant_message__isnull=False).values("assistant_message_id"))
+    )
+    recent = list(messages.order_by("-created_at", "-id")[:limit])
+    recent.reverse()
+    return recent
 
 
 def session_next_run(*, session_id: uuid.UUID | str, after: Run | datetime) -> Run | None:

@@ -8,11 +8,15 @@ over the real openai SDK; streams are read over real HTTP.
 """
 
 import itertools
+import os
 import threading
+import uuid
 from datetime import timedelta
+from urllib.parse import urlparse
 
 import pytest
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from agents.models import Run
 from agents.runs import queue, selectors, services
@@ -20,6 +24,7 @@ from agents.runtime import sweeper
 from tests.factories import make_run
 from tests.live_server import LiveClient, wait_until
 from tests.stub_model import Error, Text, last_user_text
+from tests.support.processes import Web, Worker, check_redis, platform_env
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -270,3 +275,60 @@ def test_the_sweeper_starts_a_queue_whose_promotion_was_lost(user, monkeypatch):
     assert not held.on_hold and later.on_hold, "one at a time, the oldest first"
     assert str(held.pk) in map(str, submitted), "the promoted run was handed to the runner"
     assert sweeper.sweep()["promoted"] == [], "nothing more while it is active"
+
+
+# --- With Celery workers (the durability tests' processes) ------------------------
+
+
+def test_enqueue_with_celery_workers_starts_the_next_run_when_a_worker_ends_the_first(stub_model, tmp_path, user):
+    """The web process admits; whichever worker ends a run submits the session's next one through the broker."""
+    check_redis()
+    stub_model.responder = gated_responder({}, {"first": slow_text()})
+    redis_db = _redis_db()
+    env = platform_env(
+        redis_db=redis_db,
+        broker_url=f"redis://127.0.0.1:6379/{redis_db}",
+        CACHE_KEY_PREFIX=f"agents-test-{uuid.uuid4().hex[:12]}",
+        CELERY_QUEUE=f"agents-{uuid.uuid4().hex[:12]}",
+        AGENT_RUNNER="celery",
+        AGENT_LEASE_SECONDS="3",
+        AGENT_WORKER_CONCURRENCY="2",
+        LLM_PROVIDER="openai",
+        OPENAI_BASE_URL=stub_model.base_url,
+        OPENAI_API_KEY="test",
+    )
+    processes = [Web(env, tmp_path), Worker(env, tmp_path, name="worker1"), Worker(env, tmp_path, name="worker2")]
+    try:
+        for process in processes:
+            process.start()
+        web = processes[0]
+        web.wait_healthy(workers=2)
+        client = LiveClient(web.url, headers={"Authorization": f"Token {Token.objects.create(user=user).key}"})
+        first = Post(client, "first")
+        first.start()
+        started(first)
+        session_id = first.events[0]["session_id"]
+        posts = [Post(client, message, session_id=session_id, multitask="enqueue") for message in ("second", "third")]
+        for post, message in zip(posts, ("second", "third"), strict=True):
+            post.start()
+            queued_run(session_id, message)
+        assert client.post(f"/api/agent/runs/{first.run_id}/cancel").status_code == 202
+
+        assert first.result(60)[-1]["status"] == "cancelled"
+        for post in posts:
+            found = post.result(60)
+            assert found[0]["type"] == "session" and found[-1]["status"] == "completed", [e["type"] for e in found]
+        runs = list(Run.objects.filter(session_id=session_id).order_by("started_at"))
+        assert [run.user_message.content for run in runs] == ["first", "second", "third"]
+        for earlier, later in itertools.pairwise(runs):
+            assert later.started_at >= earlier.finished_at
+        client.close()
+    finally:
+        for process in reversed(processes):
+            process.stop()
+
+
+def _redis_db() -> int:
+    """Return the Redis database of this test process (REDIS_URL), else the durability tests' one."""
+    path = urlparse(os.environ.get("REDIS_URL") or "").path.strip("/")
+    return int(path) if path.isdigit() else 13

@@ -103,6 +103,7 @@ def queued_run(session_id: str, message: str) -> Run:
     wait_until(
         lambda: Run.objects.filter(session_id=session_id, user_message__content=message).exists(),
         f"the run of {message!r} is stored",
+        timeout=10,
     )
     return Run.objects.get(session_id=session_id, user_message__content=message)
 

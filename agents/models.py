@@ -69,6 +69,11 @@ class Run(models.Model):
         max_length=64, blank=True, default="", help_text="SHA-256 of the request body the key was first used with."
     )
     cancel_requested = models.BooleanField(default=False, help_text="Set by cancel; agents stop at the next check.")
+    on_hold = models.BooleanField(
+        default=False,
+        help_text="Queued behind the session's active run (multitask enqueue or interrupt); "
+        "no owner may claim it until that run ends and it is the session's next.",
+    )
     owner = models.CharField(
         max_length=128, blank=True, default="", help_text="The process holding the run's lease (host:pid:nonce)."
     )
@@ -116,7 +121,7 @@ class Run(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["session"],
-                condition=Q(status__in=["queued", "running", "waiting"]),
+                condition=Q(status__in=["queued", "running", "waiting"], on_hold=False),
                 name="run_one_active_per_session",
             ),
             models.UniqueConstraint(

@@ -259,8 +259,32 @@ RUN_ID_PARAMETER = {
 LAST_EVENT_ID_MAX = 9_999_999_999
 
 
-def agent_stream_request(*, max_message_chars: int, context_type_max: int, entity_id_max: int) -> dict[str, Any]:
+def context_type_pattern(context_types: Iterable[str]) -> str:
+    """Return a pattern of the accepted ``context_type`` values: a registered one, padded or not, or blank."""
+    names = "|".join(sorted(context_types))  # provider names are [a-z0-9_.-]: escaped as they are
+    names = names.replace(".", "\\.")
+    return f"^[{WHITESPACE}]*(?:(?:{names})[{WHITESPACE}]*)?$"
+
+
+def agent_stream_request(
+    *,
+    max_message_chars: int,
+    context_type_max: int,
+    entity_id_max: int,
+    context_types: Iterable[str] = ("general",),
+    history_max: int = 100,
+) -> dict[str, Any]:
     """Return the body schema of ``POST /api/agent/stream`` for the configured limits."""
+    turn = _obj(
+        {
+            "role": _enum("user", "assistant"),
+            "content": _string(
+                f"1..{max_message_chars} characters after trimming; no NUL.",
+                pattern=trimmed_text_pattern(max_message_chars),
+            ),
+        },
+        description="An earlier turn of the conversation. Other fields are ignored.",
+    )
     return _obj(
         {
             "message": _string(
@@ -269,14 +293,36 @@ def agent_stream_request(*, max_message_chars: int, context_type_max: int, entit
             ),
             "session_id": _string("Continue this session (yours); null starts one.", format="uuid", nullable=True),
             "context_type": _string(
-                "What the chat is about (`general` when absent or blank); no NUL.",
+                "What the chat is about (`general` when absent or blank): `general` or the type of a registered "
+                "context provider, whose text reaches the planner. Read when a session starts; any other type "
+                "answers 400 `unknown_context_type`.",
                 nullable=True,
                 maxLength=context_type_max,
-                pattern=NO_NUL,
+                pattern=context_type_pattern(context_types),
             ),
             "entity_id": _string(
-                "Id of that thing (none when blank); no NUL.", nullable=True, maxLength=entity_id_max, pattern=NO_NUL
+                "Id of that thing (none when blank); no NUL. The context provider may refuse it "
+                "(400 `unknown_context_type`: not one the user may see).",
+                nullable=True,
+                maxLength=entity_id_max,
+                pattern=NO_NUL,
             ),
+            "multitask": _string(
+                "When the session already has an active run: `reject` (the default) answers 409; `enqueue` "
+                "stores the message and starts its run when the runs before it ended (this response streams "
+                "it from its first event once it starts); `interrupt` cancels the session's active runs, then "
+                "starts this one.",
+                enum=["reject", "enqueue", "interrupt", None],
+                nullable=True,
+            ),
+            "conversation_history": {
+                "type": "array",
+                "items": turn,
+                "maxItems": history_max,
+                "nullable": True,
+                "description": "Only when starting a new session (no `session_id`; otherwise 400): earlier turns "
+                "to import as the session's first messages, oldest first.",
+            },
         },
         ["message"],
         description="Any other field is ignored.",
@@ -293,6 +339,9 @@ AGENT_STREAM_ERRORS: dict[int, tuple[str, ...]] = {
         "invalid_session_id",
         "invalid_context_type",
         "invalid_entity_id",
+        "invalid_multitask",
+        "invalid_conversation_history",
+        "unknown_context_type",
         "invalid_idempotency_key",
     ),
     401: NOT_AUTHENTICATED,
@@ -455,7 +504,9 @@ def add_streaming_endpoints(result: dict[str, Any], generator, request, public) 
     from django.conf import settings
 
     # Imported here: sessions imports this module for its error shape and must not load the engine.
+    from agents.engine import context
     from agents.runs import services as run_services
+    from agents.runs.conversation_import import HISTORY_MAX_MESSAGES
 
     components = result.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
@@ -466,6 +517,8 @@ def add_streaming_endpoints(result: dict[str, Any], generator, request, public) 
         max_message_chars=settings.AGENT_MAX_MESSAGE_CHARS,
         context_type_max=run_services.CONTEXT_TYPE_MAX_CHARS,
         entity_id_max=run_services.ENTITY_ID_MAX_CHARS,
+        context_types=context.registered_types(),
+        history_max=HISTORY_MAX_MESSAGES,
     )
     schemes = components.get("securitySchemes", {})
     # Token first, in the order of the DRF views (and of the server's checks): a fuzzer that reads

@@ -2,11 +2,12 @@
 
 import time
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from agents_platform.errors import InvalidInput, NotFound
@@ -148,6 +149,27 @@ def session_record_answer(*, session: ChatSession, message: Message | None, cost
         fields["cost_usd"] = F("cost_usd") + cost_usd
     if fields:
         ChatSession.objects.filter(pk=session.pk).update(**fields)
+
+
+def messages_import(*, session: ChatSession, messages: list[tuple[str, str]]) -> list[Message]:
+    """Store earlier turns (role, content) as the session's first messages, in order, before anything else.
+
+    Each gets its own microsecond, all before the moment of the call, so a
+    message stored after them (the new one) is later than every one, and the
+    order survives equal clocks. Call it in the transaction that stores that message.
+    """
+    if not messages:
+        return []
+    stored = [message_create(session=session, role=role, content=content) for role, content in messages]
+    start = timezone.now() - timedelta(microseconds=len(stored) + 1)
+    Message.objects.filter(pk__in=[message.pk for message in stored]).update(
+        created_at=Case(
+            *[When(pk=message.pk, then=Value(start + timedelta(microseconds=n))) for n, message in enumerate(stored)]
+        )
+    )
+    for n, message in enumerate(stored):
+        message.created_at = start + timedelta(microseconds=n)
+    return stored
 
 
 def message_add_usage(*, message: Message, prompt_tokens: int, completion_tokens: int) -> None:

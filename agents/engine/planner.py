@@ -35,7 +35,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 
 from agents import events
-from agents.engine import prompts, replanning
+from agents.engine import context, prompts, replanning
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.events import catalogue
@@ -46,7 +46,6 @@ from agents.runs import selectors, services
 from agents.runs.connections import give_back_connection
 from agents.runs.plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
 from agents.tools import ToolContext, schemas
-from sessions import selectors as session_selectors
 from sessions.models import Message
 
 logger = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ UNFINISHED_CALLS = ("error", "cancelled")
 
 def planner_history(*, run: Run) -> list[dict[str, str]]:
     """Return the session's earlier messages, newest kept first, within AGENT_HISTORY_TOKENS."""
-    earlier = session_selectors.message_history(session=run.session, before=run.user_message, limit=HISTORY_MESSAGES)
+    earlier = selectors.run_history(run=run, limit=HISTORY_MESSAGES)
     kept: list[Message] = []
     used = 0
     for message in reversed(earlier):
@@ -217,7 +216,11 @@ class RunExecution:
         if stored:
             conversation.load(stored)
         else:
-            conversation.add("system", prompts.PLANNER_SYSTEM)
+            session = run.session
+            conversation.add(
+                "system",
+                context.planner_system(user=run.user, context_type=session.context_type, entity_id=session.entity_id),
+            )
             for message in planner_history(run=run):
                 conversation.add(message["role"], message["content"])
             conversation.add("user", run.user_message.content)

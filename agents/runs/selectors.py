@@ -6,12 +6,12 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from agents.exceptions import RunNotFound
 from agents.models import Agent, AgentMessage, Memory, Plan, PlanStep, PlanStepDependency, Run, RunEvent, WorkerProcess
-from sessions.models import ChatSession
+from sessions.models import ChatSession, Message
 
 
 def run_get(*, user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
@@ -110,8 +110,24 @@ def runs_waiting_in_queue(*, limit: int, created_before: datetime | None = None)
     due = Q(lease_until__lt=timezone.now()) | Q(lease_until__isnull=True)
     if created_before is not None:
         due |= Q(created_at__lt=created_before)
-    queued = Run.objects.filter(due, status=Run.Status.QUEUED)
+    queued = Run.objects.filter(due, status=Run.Status.QUEUED, on_hold=False)
     return list(queued.order_by("created_at")[:limit])
+
+
+def sessions_with_stalled_queue(*, limit: int) -> list[uuid.UUID]:
+    """Return sessions with runs on hold but no other active run (their promotion was lost)."""
+    active = Run.objects.filter(session_id=OuterRef("session_id"), status__in=Run.ACTIVE_STATUSES, on_hold=False)
+    held = Run.objects.filter(status=Run.Status.QUEUED, on_hold=True).filter(~Exists(active))
+    return list(held.order_by().values_list("session_id", flat=True).distinct()[:limit])
+
+
+def session_runs_active(*, session_id: uuid.UUID | str) -> list[Run]:
+    """Return the session's active runs, the one owners may claim first, then those on hold in order."""
+    return list(
+        Run.objects.select_related("session")
+        .filter(session_id=session_id, status__in=Run.ACTIVE_STATUSES)
+        .order_by("on_hold", "created_at", "id")
+    )
 
 
 def runs_of_owners(*, owners: list[str]) -> list[Run]:
@@ -140,6 +156,28 @@ def session_run(*, session: ChatSession, run_id: str) -> Run | None:
 def session_active_run(*, session: ChatSession) -> Run | None:
     """Return the session's earliest active run (queued, running or waiting), if any."""
     return Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).order_by("created_at", "id").first()
+
+
+def run_history(*, run: Run, limit: int) -> list[Message]:
+    """Return the last messages of the run's session that came before it, oldest first.
+
+    That is every message of the session except the run's own and those of
+    the runs after it: a run that waited in the session's queue (multitask
+    ``enqueue``) sees the answers of the runs before it, stored after its
+    message was.
+    """
+    later = Run.objects.filter(session_id=run.session_id).filter(
+        Q(created_at__gt=run.created_at) | Q(created_at=run.created_at, id__gt=run.id)
+    )
+    messages = (
+        Message.objects.filter(session_id=run.session_id)
+        .exclude(pk=run.user_message_id)
+        .exclude(pk__in=later.values("user_message_id"))
+        .exclude(pk__in=later.filter(assistant_message__isnull=False).values("assistant_message_id"))
+    )
+    recent = list(messages.order_by("-created_at", "-id")[:limit])
+    recent.reverse()
+    return recent
 
 
 def session_next_run(*, session_id: uuid.UUID | str, after: Run | datetime) -> Run | None:

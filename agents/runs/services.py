@@ -25,6 +25,8 @@ from agents import events
 from agents.events import catalogue
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunGone, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
+from agents.runs import costs, limits, queue, selectors
+from agents.runs.conversation_import import history_problem
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
 from agents.telemetry import metrics
@@ -43,6 +45,10 @@ _usage_lock = threading.Lock()
 def request_fingerprint(payload: dict[str, Any]) -> str:
     """Return the SHA-256 of a request body's meaningful fields, for Idempotency-Key checks."""
     meaningful = {key: payload.get(key) for key in ("message", "session_id", "context_type", "entity_id")}
+    # Only when given: a body without them keeps the fingerprint it always had.
+    for key, default in (("multitask", queue.REJECT), ("conversation_history", None)):
+        if payload.get(key) not in (None, default):
+            meaningful[key] = payload[key]
     return hashlib.sha256(json.dumps(meaningful, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -90,6 +96,16 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
         else:
             clean[name] = value.strip() or None if isinstance(value, str) else None
 
+    multitask = payload.get("multitask")
+    if multitask is not None and multitask not in queue.MULTITASK_STRATEGIES:
+        errors["multitask"] = [f"Must be one of {', '.join(queue.MULTITASK_STRATEGIES)}, or null."]
+    clean["multitask"] = multitask or queue.REJECT
+
+    history, problem = history_problem(payload.get("conversation_history"))
+    if problem:
+        errors["conversation_history"] = [problem]
+    clean["conversation_history"] = history
+
     if errors:
         first = next(iter(errors))
         raise InvalidInput(f"Invalid field '{first}': {errors[first][0]}", code=f"invalid_{first}", fields=errors)
@@ -118,13 +134,21 @@ def run_create(
     entity_id: str | None = None,
     idempotency_key: str | None = None,
     reserved_tokens: int = 0,
+    multitask: str = queue.REJECT,
+    conversation_history: list[tuple[str, str]] | None = None,
 ) -> tuple[Run, bool]:
     """Store the user's message and a queued run for it, in one transaction.
 
     Returns ``(run, created)``; ``created`` is False when the Idempotency-Key
     joined an earlier run. Raises NotFound for a session that is not the
-    user's, ActiveRunExists when the session is busy, IdempotencyMismatch
-    when the key was used with another body.
+    user's, ActiveRunExists when the session is busy and ``multitask`` is
+    ``reject``, IdempotencyMismatch when the key was used with another body,
+    InvalidInput for ``conversation_history`` on an existing session.
+
+    On a busy session, ``enqueue`` puts the run on hold behind the session's
+    active runs; ``interrupt`` cancels them all, then puts it on hold: it
+    starts when the run that is stopping has ended. A new session imports
+    ``conversation_history`` as its first messages, before this one.
     """
     if idempotency_key is not None and (
         not idempotency_key.strip() or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS
@@ -135,8 +159,16 @@ def run_create(
             fields={"Idempotency-Key": ["Must be 1 to 255 characters."]},
         )
     fingerprint = request_fingerprint(
-        {"message": message, "session_id": session_id, "context_type": context_type, "entity_id": entity_id}
+        {
+            "message": message,
+            "session_id": session_id,
+            "context_type": context_type,
+            "entity_id": entity_id,
+            "multitask": multitask,
+            "conversation_history": [list(turn) for turn in conversation_history] if conversation_history else None,
+        }
     )
+    on_hold = False
     try:
         with transaction.atomic():
             if idempotency_key:
@@ -145,13 +177,17 @@ def run_create(
                     return existing, False
             if session_id is not None:
                 session = session_selectors.session_get(user=user, session_id=session_id)
-                # Lock the session row so two requests cannot both find it idle.
-                ChatSession.objects.select_for_update().filter(pk=session.pk).first()
-                active = Run.objects.filter(session=session, status__in=Run.ACTIVE_STATUSES).first()
-                if active is not None:
-                    raise ActiveRunExists(extra={"run_id": str(active.pk)})
+                if conversation_history is not None:
+                    problem = "Only a new session (no session_id) may import a conversation history."
+                    raise InvalidInput(
+                        problem, code="invalid_conversation_history", fields={"conversation_history": [problem]}
+                    )
+                # Lock the session row so two requests cannot both find it idle (queue.session_promote_next too).
+                queue.session_lock(session_id=session.pk)
+                on_hold = _make_way(session=session, multitask=multitask)
             else:
                 session = session_services.session_create(user=user, context_type=context_type, entity_id=entity_id)
+                session_services.messages_import(session=session, messages=conversation_history or [])
             user_message = session_services.message_create(session=session, role=Message.Role.USER, content=message)
             run = Run.objects.create(
                 session=session,
@@ -160,8 +196,12 @@ def run_create(
                 idempotency_key=idempotency_key or None,
                 request_hash=fingerprint if idempotency_key else "",
                 reserved_tokens=reserved_tokens,
-                lease_until=_lease_end(),
+                lease_until=lease_end(),
+                on_hold=on_hold,
             )
+            if on_hold:
+                held_session = session.pk
+                transaction.on_commit(lambda: queue.mark_waiting(session_id=held_session, lease_until=lease_end()))
     except IntegrityError:
         # Lost a race: another request took the key or the session at the same time.
         if idempotency_key:
@@ -176,7 +216,23 @@ def run_create(
     return run, True
 
 
-def _lease_end(seconds: float | None = None) -> datetime:
+def _make_way(*, session: ChatSession, multitask: str) -> bool:
+    """Apply the busy-session strategy (the session row is locked); return whether the new run waits on hold."""
+    active = selectors.session_runs_active(session_id=session.pk)
+    if not active:
+        return False
+    if multitask == queue.ENQUEUE:
+        return True
+    if multitask == queue.INTERRUPT:
+        for run in active:
+            run_cancel(run=run)
+        # The cancelled run that was held ended at once; the one owners may hold stops at its next check.
+        return True
+    raise ActiveRunExists(extra={"run_id": str(active[0].pk)})
+
+
+def lease_end(seconds: float | None = None) -> datetime:
+    """Return when a lease taken now ends (AGENT_LEASE_SECONDS, or ``seconds``)."""
     return timezone.now() + timedelta(seconds=settings.AGENT_LEASE_SECONDS if seconds is None else seconds)
 
 
@@ -205,8 +261,8 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
     if run is None:
         return None
     now = timezone.now()
-    if run.status == Run.Status.QUEUED:
-        claimable = Run.objects.filter(status=Run.Status.QUEUED)
+    if run.status == Run.Status.QUEUED and not run.on_hold:
+        claimable = Run.objects.filter(status=Run.Status.QUEUED, on_hold=False)
     elif (
         run.status == Run.Status.RUNNING
         and run.lease_until is not None
@@ -216,7 +272,7 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
         claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
     else:
         return None
-    lease_until = _lease_end()
+    lease_until = lease_end()
     # A run's first claim stores its first event, `session`, in the claim's transaction (numbered by the UPDATE).
     fresh = run.last_event_seq == 0
     with transaction.atomic():
@@ -265,9 +321,7 @@ def runs_renew_leases(*, owner: str, run_ids: list[str]) -> set[str]:
     """Extend the leases ``owner`` holds on these runs (one UPDATE); return the ids it no longer holds."""
     if not run_ids:
         return set()
-    renewed = Run.objects.filter(pk__in=run_ids, owner=owner, status=Run.Status.RUNNING).update(
-        lease_until=_lease_end()
-    )
+    renewed = Run.objects.filter(pk__in=run_ids, owner=owner, status=Run.Status.RUNNING).update(lease_until=lease_end())
     if renewed == len(run_ids):
         return set()
     held = {
@@ -304,9 +358,7 @@ def run_requeue_lost(*, run: Run, owner_dead: bool = False) -> bool:
     lost = Run.objects.filter(pk=run.pk, status=Run.Status.RUNNING, attempt=run.attempt)
     lost = lost.filter(owner=run.owner) if owner_dead else lost.filter(lease_until__lt=timezone.now())
     with transaction.atomic():
-        requeued = lost.update(
-            status=Run.Status.QUEUED, owner="", lease_until=_lease_end(), resume_reason="worker_lost"
-        )
+        requeued = lost.update(status=Run.Status.QUEUED, owner="", lease_until=lease_end(), resume_reason="worker_lost")
         if requeued:
             _interrupt_lost_work(run_id=run.pk)
     return bool(requeued)
@@ -314,7 +366,7 @@ def run_requeue_lost(*, run: Run, owner_dead: bool = False) -> bool:
 
 def run_mark_submitted(*, run_id: uuid.UUID | str) -> None:
     """Note that a queued run was handed to a runner again, so the sweeper waits a lease before the next try."""
-    Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(lease_until=_lease_end())
+    Run.objects.filter(pk=run_id, status=Run.Status.QUEUED).update(lease_until=lease_end())
 
 
 def run_set_trace_id(*, run: Run, trace_id: str) -> None:
@@ -456,6 +508,9 @@ def run_finish(
         run.assistant_message = assistant_message
         run.error_code, run.error_message, run.error_detail = error_code, error_message, error_detail
         transaction.on_commit(lambda: metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms))
+        # After the commit, in a transaction of its own: the session's next run (multitask enqueue) may start.
+        session_id = run.session_id
+        transaction.on_commit(lambda: queue.promote_after_finish(session_id=session_id, lease_until=lease_end()))
         events.emit(run, *(preceding or []), *_closing_events(run), run_update=run_update)
     return True
 
@@ -538,6 +593,7 @@ def _run_finish_owned(
         setattr(run, name, value)
     run.owner = ""
     metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms)
+    queue.promote_after_finish(session_id=run.session_id, lease_until=lease_end())  # the session's next run, if any
     return True
 
 
@@ -553,14 +609,35 @@ def _close_open_work(*, run_id: uuid.UUID, now: datetime) -> None:
 def run_cancel(*, run: Run) -> Run:
     """Ask a run to stop; idempotent. Its owner sees the flag at the next check.
 
+    A run on hold (behind its session's active run) never started: it ends
+    ``cancelled`` at once, with its ``session`` and ``done`` events.
     Raises RunNotFound when the run was deleted (with its session) since it was read.
     """
-    Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    with transaction.atomic():
+        held = (
+            Run.objects.select_for_update()
+            .select_related("session")
+            .filter(pk=run.pk, status=Run.Status.QUEUED, on_hold=True)
+            .first()
+        )
+        if held is not None:
+            events.emit(held, session_event(held.session))
+            run_finish(run=held, status=Run.Status.CANCELLED, close_open_work=False)
+            user_id, run_id = held.user_id, str(held.pk)
+            transaction.on_commit(lambda: _settle_unstarted(user_id=user_id, run_id=run_id))
+        else:
+            Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
     try:
         run.refresh_from_db()
     except Run.DoesNotExist:
         raise RunNotFound() from None
     return run
+
+
+def _settle_unstarted(*, user_id: int, run_id: str) -> None:
+    """Give back what a run that never started reserved of the user's budgets."""
+    limits.budget_settle(user_id=user_id, run_id=run_id, tokens_used=0)
+    costs.run_settle(run_id=run_id)
 
 
 def worker_register(*, name: str, kind: str, concurrency: int) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
+from agents.engine import context
 from agents.events import bus
 from agents.models import Run
 from agents.runs import costs, limits, services
@@ -32,8 +33,16 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
     once the Retry-After has passed) but never counted twice. Raises
     InvalidInput, RateLimited, BudgetExceeded, CostBudgetExceeded, NotFound,
     ActiveRunExists or IdempotencyMismatch.
+
+    A new session's ``context_type`` and ``entity_id`` are checked by the
+    context provider of that type, as the user (400 ``unknown_context_type``
+    for a type nobody registered, or an entity the provider refuses). A run
+    put on hold behind the session's active one (``multitask``) is not
+    submitted: it is when that run ends (``runs.queue``).
     """
     clean = services.run_validate_request(payload)
+    if clean["session_id"] is None:
+        context.context_check(user=user, context_type=clean["context_type"], entity_id=clean["entity_id"])
     limits.rate_check(user_id=user.pk)
     estimate = limits.estimate_run_tokens(clean["message"])
     reservation = limits.budget_reserve(user_id=user.pk, tokens=estimate)
@@ -61,7 +70,8 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
         return run, False
     limits.budget_attach(reservation, run_id=run.pk)
     costs.admission_attach(cost_hold, run_id=run.pk)
-    runners.submit(run.pk)
+    if not run.on_hold:
+        runners.submit(run.pk)
     # Wake the session's feeds: a new run to follow (a value that only grows: the time in ms).
     bus.publish(bus.session_key(str(run.session_id)), int(time.time() * 1000))
     return run, True

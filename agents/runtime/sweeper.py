@@ -11,7 +11,9 @@ maintenance thread; ``manage.py sweep_runs`` by hand). A sweep:
 - submits again the queued runs nobody claimed within a lease (a lost Celery
   message, a process that stopped before its pool got to them); at a
   process's start, every queued run created before it started (what an
-  earlier process left).
+  earlier process left);
+- starts the next run of a session whose runs wait on hold behind no
+  active run (the promotion after the active run ended was lost).
 
 Every change is a conditional UPDATE, so sweepers in many processes, and an
 owner that comes back to life, can never both act on one run.
@@ -25,7 +27,7 @@ from django.apps import apps
 from django.conf import settings
 
 from agents.models import Run
-from agents.runs import costs, limits, selectors, services
+from agents.runs import costs, limits, queue, selectors, services
 from agents.runtime import runners
 
 logger = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _dead_local_owners() -> list[str]:
 
 def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
     """Hand over again the runs nobody executes; fail those out of attempts. Returns the ids by what was done."""
-    done: dict[str, list[str]] = {"requeued": [], "failed": [], "submitted": []}
+    done: dict[str, list[str]] = {"requeued": [], "failed": [], "submitted": [], "promoted": []}
     dead = set(_dead_local_owners())
     lost = selectors.runs_lost(limit=SWEEP_BATCH)
     if dead:
@@ -85,4 +87,6 @@ def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
         services.run_mark_submitted(run_id=run.pk)
         runners.submit(run.pk)
         done["submitted"].append(str(run.pk))
+    # Submitted through the run_ready signal (agents.receivers) once each promotion commits.
+    done["promoted"] = queue.promote_stalled(limit=SWEEP_BATCH, lease_until=services.lease_end())
     return done

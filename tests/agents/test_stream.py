@@ -16,6 +16,7 @@ import pytest
 import redis
 
 from agents import events
+from agents.engine import context
 from agents.events import bus
 from agents.events.bus import RedisBus
 from agents.http import streams as views
@@ -273,7 +274,15 @@ def test_post_stream_of_an_idempotent_retry_joins_the_same_run(stub_model, asgi_
     assert Run.objects.count() == 1
 
 
-def test_session_event_describes_the_session(stub_model, asgi_live_server, user):
+@pytest.fixture
+def ticket_context():
+    """Register a context provider for `ticket` (a type a project would add) for one test."""
+    context.context_provider("ticket")(lambda *, user, entity_id: f"Ticket {entity_id}")
+    yield
+    context.unregister("ticket")
+
+
+def test_session_event_describes_the_session(stub_model, asgi_live_server, user, ticket_context):
     stub_model.queue(Text("ok"))
     with asgi_live_server.client(user).send("hi", context_type="ticket", entity_id="T-7") as stream:
         session = stream.events()[0]["session"]

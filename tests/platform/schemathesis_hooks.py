@@ -5,7 +5,7 @@ Schemathesis validates each SSE frame against ``RunEventFrame`` (``id``,
 ``RunEvent``: the schema says so in an extension (``x-contentSchema``). The
 first check reads that extension and validates every event's JSON, so the
 event union of the schema is tested against what the server really emits.
-The second narrows one widened acceptance rule (see schemathesis.toml).
+The other two narrow the widened acceptance rules (see schemathesis.toml).
 """
 
 import json
@@ -89,3 +89,24 @@ def join_refuses_valid_last_event_id_only_past_the_end(ctx, response, case) -> N
     fields = json.loads(response.content)["error"]["fields"]
     if fields.get("Last-Event-ID", fields.get("last_event_id")) != ["Beyond the run's last event."]:
         raise AssertionError(f"Last-Event-ID {value} (valid in the schema) refused: {response.content[:300]!r}")
+
+
+@schemathesis.check
+def stream_refuses_a_valid_body_only_for_what_the_data_decides(ctx, response, case) -> None:
+    """A schema-valid message is refused with 400 only for what the server's data decides.
+
+    A context provider refused its entity_id, or it imports a conversation
+    history into a session that exists (the schema cannot say "only when
+    session_id is null": a session id the fuzzer drew may be real).
+    """
+    if case.operation.label != "POST /api/agent/stream" or response.status_code != 400:
+        return
+    if case.meta is None or case.meta.generation.mode.is_negative:
+        return
+    error = json.loads(response.content)["error"]
+    body = json.loads(response.request.body or b"{}")
+    if error["code"] == "unknown_context_type" and "entity_id" in error.get("fields", {}):
+        return
+    if error["code"] == "invalid_conversation_history" and isinstance(body, dict) and body.get("session_id"):
+        return
+    raise AssertionError(f"A valid body was refused: {response.content[:300]!r}")

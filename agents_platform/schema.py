@@ -286,9 +286,51 @@ EVENT_TYPES: dict[str, tuple[str, str, dict[str, Any], list[str] | None]] = {
         {"code": _string(), "message": _string(), "fatal": {"type": "boolean"}},
         None,
     ),
+    "approval_required": (
+        "ApprovalRequiredEvent",
+        "The run waits (status `waiting`) for the user's decision on a write tool call (`kind: tool`) or, with "
+        "`review_plan`, on the plan (`kind: plan`); decide with `POST /api/agent/runs/{run_id}/approvals/{id}`. "
+        "Nothing is held while it waits.",
+        {
+            "approval": _obj(
+                {
+                    "id": _string(format="uuid"),
+                    "kind": _enum("tool", "plan"),
+                    "tool": _string("Kind tool: the tool's name.", nullable=True),
+                    "arguments": {"description": "Kind tool: the arguments as the model sent them.", "nullable": True},
+                    "plan": {"description": "Kind plan: the plan as in `plan_created`.", "nullable": True},
+                    "agent_id": _string(),
+                    "expires_at": _string("Then it expires and counts as rejected.", format="date-time"),
+                }
+            )
+        },
+        None,
+    ),
+    "approval_result": (
+        "ApprovalResultEvent",
+        "A decision was made: an approved tool call then runs once (`tool_call`, `tool_result`); a rejected or "
+        "expired one returns `ok: false`, `error.code: rejected` to the model.",
+        {
+            "approval": _obj(
+                {
+                    "id": _string(format="uuid"),
+                    "decision": _enum("approved", "rejected", "expired"),
+                    "arguments": {
+                        "description": "The arguments that run (edited or as proposed); kind plan: the edited plan, "
+                        "or null.",
+                        "nullable": True,
+                    },
+                    "reason": _string(),
+                    "decided_by": _string("Username; null when it expired.", nullable=True),
+                }
+            )
+        },
+        None,
+    ),
     "resumed": (
         "ResumedEvent",
-        "The run goes on in a new attempt (its worker was lost, or drained); completed steps are not run again. "
+        "The run goes on in a new attempt (its worker was lost or drained, or a decision came); completed steps "
+        "are not run again. "
         "With `answer_reset`, drop the answer text received so far: it is streamed again.",
         {
             "attempt": {"type": "integer", "minimum": 2},
@@ -454,6 +496,12 @@ def agent_stream_request(*, max_message_chars: int, context_type_max: int, entit
             "entity_id": _string(
                 "Id of that thing (none when blank); no NUL.", nullable=True, maxLength=entity_id_max, pattern=NO_NUL
             ),
+            "review_plan": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "true: a complex run waits for you to approve, edit or reject its plan "
+                "(`approval_required` `kind: plan`) before any executor starts.",
+            },
         },
         ["message"],
         description="Any other field is ignored.",

@@ -368,6 +368,14 @@ class Conversation:
     def run_tool(self, call: llm.ToolCall) -> ToolOutcome:
         """Emit, dispatch (the dispatcher enforces the agent's permission) and answer one tool call."""
         self.cancel.check()
+        self.announce_call(call)
+        give_back_connection()  # a tool may wait on the network
+        outcome = self.dispatch_call(call)
+        self.answer_call(call, outcome)
+        return outcome
+
+    def announce_call(self, call: llm.ToolCall) -> None:
+        """Emit ``tool_call``: the tool is about to run."""
         events.emit(
             self.run,
             events.TOOL_CALL,
@@ -377,7 +385,9 @@ class Conversation:
             agent_id=str(self.agent.pk),
             agent_kind=self.agent_kind,
         )
-        give_back_connection()  # a tool may wait on the network
+
+    def dispatch_call(self, call: llm.ToolCall) -> ToolOutcome:
+        """Run one tool call, traced and counted."""
         with tracing.tool_span(
             run_id=str(self.run.pk),
             agent_id=str(self.agent.pk),
@@ -395,6 +405,10 @@ class Conversation:
             outcome="ok" if outcome.ok else error_code,
             duration_ms=outcome.duration_ms,
         )
+        return outcome
+
+    def answer_call(self, call: llm.ToolCall, outcome: ToolOutcome) -> None:
+        """Emit ``tool_result`` and give the model the outcome of a call (ran, refused or rejected)."""
         payload: dict[str, Any] = {
             "call_id": call.id,
             "tool": call.name,
@@ -410,7 +424,6 @@ class Conversation:
         self.add_tool_result(
             call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
         )
-        return outcome
 
 
 def _assistant_message(content: str | None, tool_calls: list[dict[str, str]]) -> dict[str, Any]:

@@ -35,3 +35,12 @@ def synthesis_request(*, question: str, objective: str, step_results: list[tuple
     for title, status, result in step_results:
         lines.append(f"- {title} [{status}]: {result or '(no result)'}")
     return "\n".join(lines)
+
+
+PLAN_REJECTED = "The user rejected your plan ({reason}). Do not make a plan: answer the request directly, from what \
+you know, and say briefly that no research steps were run."
+
+
+def plan_rejected(*, reason: str) -> str:
+    """Return the user message that tells the planner its plan was rejected."""
+    return PLAN_REJECTED.format(reason=reason or "no reason given")

@@ -32,6 +32,8 @@ EXECUTOR_RESULT = "executor_result"
 STEP_COMPLETE = "step_complete"
 RETRY = "retry"
 RESUMED = "resumed"
+APPROVAL_REQUIRED = "approval_required"
+APPROVAL_RESULT = "approval_result"
 BUDGET_WARNING = "budget_warning"
 ERROR = "error"
 DONE = "done"
@@ -50,6 +52,8 @@ TYPES = frozenset(
         STEP_COMPLETE,
         RETRY,
         RESUMED,
+        APPROVAL_REQUIRED,
+        APPROVAL_RESULT,
         BUDGET_WARNING,
         ERROR,
         DONE,

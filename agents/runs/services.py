@@ -23,6 +23,7 @@ from django.utils import timezone
 from agents import events
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
+from agents.runs import approvals, costs, limits
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
 from agents.telemetry import metrics
@@ -87,6 +88,11 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
         else:
             clean[name] = value.strip() or None if isinstance(value, str) else None
 
+    review_plan = payload.get("review_plan")
+    if review_plan is not None and not isinstance(review_plan, bool):
+        errors["review_plan"] = ["Must be a boolean."]
+    clean["review_plan"] = bool(review_plan)
+
     if errors:
         first = next(iter(errors))
         raise InvalidInput(f"Invalid field '{first}': {errors[first][0]}", code=f"invalid_{first}", fields=errors)
@@ -115,6 +121,7 @@ def run_create(
     entity_id: str | None = None,
     idempotency_key: str | None = None,
     reserved_tokens: int = 0,
+    review_plan: bool = False,
 ) -> tuple[Run, bool]:
     """Store the user's message and a queued run for it, in one transaction.
 
@@ -157,6 +164,7 @@ def run_create(
                 idempotency_key=idempotency_key or None,
                 request_hash=fingerprint if idempotency_key else "",
                 reserved_tokens=reserved_tokens,
+                review_plan=review_plan,
                 lease_until=_lease_end(),
             )
     except IntegrityError:
@@ -429,6 +437,15 @@ def run_cancel(*, run: Run) -> Run:
     Raises RunNotFound when the run was deleted (with its session) since it was read.
     """
     Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    # A run waiting for approvals has no owner to see the flag: it ends here, what it waited for rejected.
+    with transaction.atomic():
+        waiting = Run.objects.select_for_update().filter(pk=run.pk, status=Run.Status.WAITING).first()
+        if waiting is not None:
+            approvals.approvals_close(run=waiting)
+            run_finish(run=waiting, status=Run.Status.CANCELLED)
+    if waiting is not None:
+        limits.budget_settle(user_id=waiting.user_id, run_id=str(waiting.pk), tokens_used=waiting.total_tokens)
+        costs.run_settle(run_id=waiting.pk)
     try:
         run.refresh_from_db()
     except Run.DoesNotExist:

@@ -13,6 +13,9 @@ maintenance thread; ``manage.py sweep_runs`` by hand). A sweep:
   process's start, every queued run created before it started (what an
   earlier process left).
 
+- expires approvals past ``AGENT_APPROVAL_TIMEOUT`` (they count as
+  rejected) and submits the runs that no longer wait for anything.
+
 Every change is a conditional UPDATE, so sweepers in many processes, and an
 owner that comes back to life, can never both act on one run.
 """
@@ -26,7 +29,7 @@ from django.conf import settings
 
 from agents.models import Run
 from agents.runs import costs, limits, selectors, services
-from agents.runtime import runners
+from agents.runtime import approvals, runners
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ def _dead_local_owners() -> list[str]:
 
 def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
     """Hand over again the runs nobody executes; fail those out of attempts. Returns the ids by what was done."""
-    done: dict[str, list[str]] = {"requeued": [], "failed": [], "submitted": []}
+    done: dict[str, list[str]] = {"requeued": [], "failed": [], "submitted": [], "approvals_expired": []}
+    done["approvals_expired"] = approvals.approvals_expire_due()
     dead = set(_dead_local_owners())
     lost = selectors.runs_lost(limit=SWEEP_BATCH)
     if dead:

@@ -388,3 +388,28 @@ def test_plan_review_reject_answers_without_executors(server, stub_model, user):
     last_request = stub_model.requests[-1]
     assert last_request.get("tools") is None and "too slow" in last_request["messages"][-1]["content"]
     assert after[-1]["status"] == "completed"
+
+
+@pytest.fixture
+def offline_model(settings):
+    from agents.llm import gateway as llm
+
+    settings.LLM_PROVIDER = "offline"
+    settings.OFFLINE_MODEL_DELAY = 0
+    llm.reset_client()
+    yield
+    llm.reset_client()
+
+
+def test_the_offline_model_asks_to_approve_remember(asgi_live_server, offline_model, user):
+    client = asgi_live_server.client(user)
+    with client.send("remember that I prefer tea") as stream:
+        before = read_until(stream, "approval_required")
+        approval = before[-1]["approval"]
+        assert approval["tool"] == "remember" and approval["arguments"] == {"content": "I prefer tea"}
+        answer = decide(client, before[0]["run_id"], approval["id"], decision="approve")
+        assert answer.status_code == 200, answer.text
+        after = stream.events()
+    text = "".join(event["delta"] for event in after if event["type"] == "text")
+    assert text == "Saved to memory: “I prefer tea”." and after[-1]["status"] == "completed"
+    assert list(Memory.objects.filter(user=user).values_list("content", flat=True)) == ["I prefer tea"]

@@ -98,7 +98,7 @@ def test_stream_endpoint_describes_body_sse_and_errors(schema):
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     request = schema["components"]["schemas"][body["$ref"].rsplit("/", 1)[1]]
     assert request["required"] == ["message"]
-    assert set(request["properties"]) == {"message", "session_id", "context_type", "entity_id"}
+    assert set(request["properties"]) == {"message", "session_id", "context_type", "entity_id", "review_plan"}
     ok = operation["responses"]["200"]
     assert set(ok["content"]) == {"text/event-stream"}
     stream_schema = ok["content"]["text/event-stream"]["schema"]

@@ -1,8 +1,8 @@
 /* The event types of the run stream (CONTRACT.md section 4) that the chat reads.
  *
  * One place names them, so the rest of the UI never spells a type by hand.
- * Types not listed here (approvals, thinking: not shown yet)
- * are ignored, as the contract asks of clients.
+ * Types not listed here (thinking: not shown yet) are ignored, as the
+ * contract asks of clients.
  */
 export const EVENT = Object.freeze({
   SESSION: "session",
@@ -18,6 +18,8 @@ export const EVENT = Object.freeze({
   TEXT: "text",
   RETRY: "retry",
   RESUMED: "resumed",
+  APPROVAL_REQUIRED: "approval_required",
+  APPROVAL_RESULT: "approval_result",
   BUDGET_WARNING: "budget_warning",
   ERROR: "error",
   DONE: "done",

@@ -516,6 +516,7 @@ AGENT_STREAM_ERRORS: dict[int, tuple[str, ...]] = {
         "invalid_body",
         "invalid_message",
         "invalid_session_id",
+        "invalid_review_plan",
         "invalid_context_type",
         "invalid_entity_id",
         "invalid_idempotency_key",

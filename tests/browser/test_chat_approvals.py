@@ -8,8 +8,8 @@ reload the card still says what was decided and by whom.
 
 import pytest
 
-from agents.models import Memory, Run
-from tests.stub_model import Text, ToolCalls
+from agents.models import Execution, Memory, Run
+from tests.stub_model import Text, ToolCalls, is_routing, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -75,3 +75,29 @@ def test_a_rejected_approval_says_so_with_the_reason(open_browser, user, stub_mo
     page.wait_for_selector(".run[data-status=completed]")
     assert page.locator(".approval-card .approval-status").inner_text() == f"Rejected by {user.username}: not now"
     assert not Memory.objects.exists()
+
+
+def test_plan_review_card_shows_the_steps_and_rejecting_answers_without_executors(open_browser, user, stub_model):
+    def reply(request):
+        if is_routing(request):
+            return plan("Compare X and Y", [("x", "Research X"), ("y", "Research Y")])
+        return Text("A direct answer, without research.")
+
+    stub_model.responder = reply
+    ui = open_browser(bypass_csp=False)
+    page = ui.page
+    ui.login(user.username)
+    page.check("#review-plan")
+    page.fill("#message", "compare X and Y")
+    page.keyboard.press("Enter")
+    card = page.locator(".approval-card[data-kind=plan][data-decision=pending]")
+    card.wait_for()
+    steps = card.locator(".approval-steps li").all_inner_texts()
+    assert steps == ["Research X — Do this: Research X.", "Research Y — Do this: Research Y."]
+    assert Run.objects.get().review_plan is True
+    ui.screenshot("approvals-03-plan-review")
+    card.locator(".approval-reject").click()
+    page.wait_for_selector(".run[data-status=completed]")
+    assert page.locator(".run .answer").inner_text() == "A direct answer, without research."
+    assert page.locator(".approval-card .approval-status").inner_text() == f"Rejected by {user.username}"
+    assert not Execution.objects.exists()

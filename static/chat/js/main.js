@@ -346,6 +346,7 @@ async function send(raw, { origin = "composer" } = {}) {
 
   const params = new URLSearchParams(location.search);
   const body = { message: text, session_id: page.sessionId };
+  if (document.getElementById("review-plan")?.checked) body.review_plan = true; // approval-view.js shows the plan
   if (!page.sessionId) {
     body.context_type = params.get("context_type") || null;
     body.entity_id = params.get("entity_id") || null;

@@ -87,6 +87,11 @@ class Run(models.Model):
         default="",
         help_text="Why the next attempt resumes the run: worker_lost, drained, approval.",
     )
+    approval_resumes = models.PositiveIntegerField(
+        default=0,
+        help_text="Attempts that began because a decision resumed the waiting run; not counted against "
+        "AGENT_MAX_ATTEMPTS (those count lost or drained owners).",
+    )
     review_plan = models.BooleanField(
         default=False, help_text="The user asked to approve, edit or reject the plan before any executor starts."
     )
@@ -145,6 +150,11 @@ class Run(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def attempts_counted(self) -> int:
+        """Return the attempts AGENT_MAX_ATTEMPTS counts: all but those a decision on an approval began."""
+        return self.attempt - self.approval_resumes
 
     @property
     def duration_ms(self) -> int | None:

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Value, When
 from django.utils import timezone
 
 from agents import events
@@ -140,6 +140,7 @@ def _queue_for_resume(run_id: uuid.UUID | str) -> None:
     Run.objects.filter(pk=run_id, status=Run.Status.WAITING).update(
         status=Run.Status.QUEUED,
         resume_reason="approval",
+        approval_resumes=F("approval_resumes") + 1,
         lease_until=timezone.now() + timedelta(seconds=settings.AGENT_LEASE_SECONDS),
     )
 

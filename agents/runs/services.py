@@ -216,7 +216,7 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
         run.status == Run.Status.RUNNING
         and run.lease_until is not None
         and run.lease_until < now
-        and run.attempt < settings.AGENT_MAX_ATTEMPTS
+        and run.attempts_counted < settings.AGENT_MAX_ATTEMPTS
     ):
         claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
     else:

@@ -67,12 +67,12 @@ def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
         lost += [run for run in selectors.runs_of_owners(owners=sorted(dead)) if run not in lost]
     for run in lost:
         owner_dead = run.owner in dead
-        if run.attempt >= settings.AGENT_MAX_ATTEMPTS:
+        if run.attempts_counted >= settings.AGENT_MAX_ATTEMPTS:
             if services.run_finish(
                 run=run,
                 status=Run.Status.FAILED,
                 error_code="worker_lost",
-                error_message=WORKER_LOST_MESSAGE.format(attempts=run.attempt),
+                error_message=WORKER_LOST_MESSAGE.format(attempts=run.attempts_counted),
                 error_detail=f"last owner {run.owner}",
                 fenced=True,
             ):

@@ -413,3 +413,39 @@ def test_the_offline_model_asks_to_approve_remember(asgi_live_server, offline_mo
     text = "".join(event["delta"] for event in after if event["type"] == "text")
     assert text == "Saved to memory: “I prefer tea”." and after[-1]["status"] == "completed"
     assert list(Memory.objects.filter(user=user).values_list("content", flat=True)) == ["I prefer tea"]
+
+
+def test_attempts_begun_by_decisions_do_not_count_against_the_attempt_cap(user, settings):
+    from datetime import timedelta
+
+    from agents.runs import services
+    from agents.runtime import runners, sweeper
+
+    class Recording:
+        executes_here = False
+
+        def __init__(self):
+            self.submitted = []
+
+        def submit(self, run_id):
+            self.submitted.append(str(run_id))
+
+    settings.AGENT_MAX_ATTEMPTS = 3
+    worker.stop_maintenance()  # this test sweeps by hand
+    run, _ = services.run_create(user=user, message="remember three things")
+    expired = timezone.now() - timedelta(seconds=60)
+    # Three attempts, two of them begun by decisions: one owner was lost so far.
+    Run.objects.filter(pk=run.pk).update(
+        status=Run.Status.RUNNING, owner="gone:1:x", attempt=3, approval_resumes=2, lease_until=expired
+    )
+    previous = runners.set_runner(Recording())
+    try:
+        done = sweeper.sweep()
+    finally:
+        recorded = runners.set_runner(previous)
+    assert done["requeued"] == [str(run.pk)] and done["failed"] == []
+    assert recorded.submitted == [str(run.pk)]
+    assert Run.objects.get(pk=run.pk).status == Run.Status.QUEUED
+    Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, attempt=5, lease_until=expired)
+    assert services.run_claim(run_id=run.pk, owner="me:2:y") is None, "three lost owners: no more attempts"
+    assert sweeper.sweep()["failed"] == [str(run.pk)]

@@ -147,7 +147,10 @@ export class ApprovalCards {
     view.error.hidden = true;
     try {
       await api(`/api/agent/runs/${encodeURIComponent(view.runId)}/approvals/${encodeURIComponent(approval.id)}`, { method: "POST", body });
-      view.status.textContent = body.decision === "approve" ? "Approved — the run goes on…" : "Rejected — the run goes on…";
+      // The stream may have brought `approval_result` first: then the card already says who decided.
+      if (view.card.dataset.decision === "pending") {
+        view.status.textContent = body.decision === "approve" ? "Approved — the run goes on…" : "Rejected — the run goes on…";
+      }
     } catch (error) {
       const detail = Object.values(error.fields || {}).flat()[0];
       this.showError(view, detail ? `${error.message} ${detail}` : error.message || "The decision could not be sent.");

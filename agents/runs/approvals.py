@@ -114,6 +114,7 @@ def approval_request(
     if existing is not None:
         return existing
     with transaction.atomic():
+        _lock_run(run.pk)  # the run row first, as every writer of approvals locks it
         approval = Approval.objects.create(
             run=run,
             agent=agent,
@@ -308,5 +309,9 @@ def approval_mark_executed(*, approval: Approval, result: Any = None) -> None:
 
 
 def approval_lock(*, approval: Approval) -> Approval:
-    """Return the approval read again and locked (inside the caller's transaction)."""
+    """Return the approval read again and locked (inside the caller's transaction).
+
+    The run row is locked first, as every writer of approvals (and ``emit``) does: one order, no deadlock.
+    """
+    _lock_run(approval.run_id)
     return Approval.objects.select_for_update().get(pk=approval.pk)

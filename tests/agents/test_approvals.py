@@ -123,6 +123,7 @@ def test_reject_goes_back_to_the_model_as_rejected_with_the_reason(server, stub_
     with client.send("remember that I prefer tea") as stream:
         before = read_until(stream, "approval_required")
         run_id, required = before[0]["run_id"], before[-1]["approval"]
+        wait_status(run_id, Run.Status.WAITING)  # decided after the owner let go: a new attempt resumes it
         answer = decide(client, run_id, required["id"], decision="reject", reason="not now")
         assert answer.status_code == 200, answer.text
         after = stream.events()
@@ -352,6 +353,7 @@ def test_plan_review_edit_validates_and_runs_the_users_steps(server, stub_model,
         before = read_until(stream, "approval_required")
         run_id, required = before[0]["run_id"], before[-1]["approval"]
         url = f"/api/agent/runs/{run_id}/approvals/{required['id']}"
+        wait_status(run_id, Run.Status.WAITING)
         cyclic = [
             {"id": "a", "title": "A", "instructions": "do A", "depends_on": ["b"]},
             {"id": "b", "title": "B", "instructions": "do B", "depends_on": ["a"]},
@@ -378,6 +380,7 @@ def test_plan_review_reject_answers_without_executors(server, stub_model, user):
     with client.send("compare X and Y", review_plan=True) as stream:
         before = read_until(stream, "approval_required")
         run_id, required = before[0]["run_id"], before[-1]["approval"]
+        wait_status(run_id, Run.Status.WAITING)
         answer = decide(client, run_id, required["id"], decision="reject", reason="too slow")
         assert answer.status_code == 200, answer.text
         after = stream.events()

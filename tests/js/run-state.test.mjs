@@ -211,6 +211,7 @@ test("thinking is kept per agent and never joins the answer", () => {
   assert.equal(state.answer, "It is 5.");
   const same = reduceRun(state, { type: "thinking", delta: "", agent_id: "p", agent_kind: "planner", run_id: RUN, seq: 6 });
   assert.equal(same.thinking, state.thinking, "an empty delta changes nothing");
+});
 
 test("approvals: a waiting run shows what it waits for, then the decision and who made it", () => {
   const approval = { id: "a1", kind: "tool", tool: "remember", arguments: { content: "tea" }, plan: null, agent_id: "g", expires_at: "2030-01-01T00:00:00Z" };

@@ -29,6 +29,15 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert "paused" in card.locator(".approval-status").inner_text()
     assert Run.objects.get().status == Run.Status.WAITING
     ui.screenshot("approvals-01-pending")
+    # A card, not bare text: framed, with Approve as the page's primary button.
+    assert card.evaluate("c => parseFloat(getComputedStyle(c).borderTopWidth)") >= 1
+    approve_colour = card.locator(".approval-approve").evaluate("b => getComputedStyle(b).backgroundColor")
+    send_colour = page.locator("#send").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert approve_colour == send_colour
+    assert card.locator(".approval-reason").evaluate("i => getComputedStyle(i).width") == card.locator(
+        ".approval-controls"
+    ).evaluate("c => getComputedStyle(c).width"), "the reason box spans the card"
+    ui.screenshot_at_widths("shot-approval-card")
 
     card.locator(".approval-edit").click()
     card.locator(".approval-editor").fill('{"content": 5}')

@@ -46,6 +46,7 @@ def test_stopped_mid_answer_keeps_its_label_and_text_after_reload(open_browser, 
     run = page.locator(".run")
     run.wait_for()
     ui.screenshot("turns-01-stopped-mid-answer-reloaded")
+    ui.screenshot_at_widths("shot-stopped-turn-reloaded")
     assert run.get_attribute("data-status") == "cancelled"
     assert run.locator(".badge-status-cancelled").inner_text() == "Stopped"
     assert run.locator(".answer").inner_text() == stored.content.strip() == live_text

@@ -129,6 +129,7 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     ui.screenshot("03-plan-running")
     page.wait_for_selector(".run[data-status=completed]")
     ui.screenshot("04-answer-done")
+    ui.screenshot_at_widths("shot-complex-run")
 
     steps = run.locator(".plan-steps .step")
     assert steps.count() >= 2

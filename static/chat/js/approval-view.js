@@ -106,7 +106,7 @@ export class ApprovalCards {
   drawControls(view, approval) {
     const reason = el("input", { type: "text", class: "approval-reason", placeholder: "Reason (optional)", "aria-label": "Reason", maxlength: "2000" });
     const editor = el("textarea", { class: "approval-editor", rows: "6", "aria-label": approval.kind === "plan" ? "Steps (JSON)" : "Arguments (JSON)", hidden: true });
-    const approve = el("button", { type: "button", class: "btn btn-small approval-approve", text: "Approve" });
+    const approve = el("button", { type: "button", class: "btn btn-primary btn-small approval-approve", text: "Approve" });
     const edit = el("button", { type: "button", class: "btn btn-ghost btn-small approval-edit", text: "Edit" });
     const reject = el("button", { type: "button", class: "btn btn-ghost btn-small approval-reject", text: "Reject" });
     const buttons = [approve, edit, reject];

@@ -63,7 +63,9 @@ export class RunView {
     this.frame = 0;
 
     this.routeBox = el("div", { class: "run-route", hidden: true });
-    this.trace = el("div", { class: "run-trace" });
+    // The planner thinks before it plans: its thinking comes first in the trace, the plan after it.
+    this.plannerThoughts = el("div", { class: "planner-thoughts" });
+    this.trace = el("div", { class: "run-trace" }, this.plannerThoughts);
     this.approvals = new ApprovalCards();
     this.working = el("p", { class: "thinking" }, el("span", { class: "dots", "aria-hidden": "true" }), " Working on it…");
     this.answerBox = el("div", { class: "bubble answer markdown", "aria-live": "polite", "aria-busy": "true", "aria-atomic": "false" });
@@ -136,7 +138,7 @@ export class RunView {
         el("summary", { class: "plan-head" }, el("span", { class: "plan-label", text: "Plan" }), this.planObjective, this.planSummary),
         this.stepList,
       );
-      this.trace.prepend(this.planBox);
+      this.plannerThoughts.after(this.planBox);
     }
     this.planObjective.textContent = plan.objective;
     // Steps depend on each other by id; people read "after step 1 and 2".
@@ -238,7 +240,7 @@ export class RunView {
     }
   }
 
-  /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's in the trace. */
+  /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's first in the trace. */
   drawThinking(state) {
     for (const entry of state.thinking) {
       let view = this.thoughts.get(entry.agentId);
@@ -252,6 +254,7 @@ export class RunView {
         );
         const executor = this.executors.get(entry.agentId);
         if (executor) executor.tools.before(details);
+        else if (entry.agentKind === "planner") this.plannerThoughts.append(details);
         else this.trace.append(details);
         view = { details, text, shown: null };
         this.thoughts.set(entry.agentId, view);

@@ -28,6 +28,7 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert '"content": "I prefer tea"' in card.locator(".approval-arguments").inner_text()
     assert "paused" in card.locator(".approval-status").inner_text()
     assert Run.objects.get().status == Run.Status.WAITING
+    page.wait_for_selector("#run-status:text-is('Waiting for your decision…')")
     ui.screenshot("approvals-01-pending")
     # A card, not bare text: framed, with Approve as the page's primary button.
     assert card.evaluate("c => parseFloat(getComputedStyle(c).borderTopWidth)") >= 1
@@ -55,6 +56,7 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     card.locator(".approval-approve").click()
     page.wait_for_selector(".approval-card[data-decision=approved]")
     page.wait_for_selector(".run[data-status=completed]")
+    assert page.locator("#run-status").inner_text() == ""
     assert page.locator(".run .answer").inner_text() == "Saved your preference."
     decided = page.locator(".approval-card .approval-status").inner_text()
     assert decided == f"Approved by {user.username}"

@@ -241,6 +241,18 @@ test("approvals: a waiting run shows what it waits for, then the decision and wh
   assert.equal(reduceRun(decided, { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "rejected" } }), decided, "a replay changes nothing");
 });
 
+test("approvals: decided while the owner still holds the run, the run goes on without a resumed event", () => {
+  const tool = (id) => ({ id, kind: "tool", tool: "remember", arguments: {}, plan: null, agent_id: "g", expires_at: "2030-01-01T00:00:00Z" });
+  const waiting = reduceEvents(
+    numbered({ type: "session", session: { id: SESSION } }, { type: "approval_required", approval: tool("a1") }, { type: "approval_required", approval: tool("a2") }),
+  );
+  assert.equal(waiting.status, "waiting");
+  const one = reduceRun(waiting, { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "approved", decided_by: "alice" } });
+  assert.equal(one.status, "waiting", "another approval is still pending");
+  const both = reduceRun(one, { run_id: RUN, seq: 5, type: "approval_result", approval: { id: "a2", decision: "rejected", decided_by: "alice" } });
+  assert.equal(both.status, "running");
+});
+
 test("approvals read back from the API after a reload keep their decision", () => {
   const stored = runFromStored({ id: RUN, status: "completed", route: "tool" }, { id: "m", content: "Saved." });
   const state = withApprovals(stored, [

@@ -194,7 +194,10 @@ const REDUCERS = {
         decidedBy: decided.decided_by ?? null,
       }),
     );
-    return approvals === state.approvals ? state : { ...state, approvals };
+    if (approvals === state.approvals) return state;
+    // Decided while its owner still held the run: no `resumed` follows, the run simply goes on.
+    const pending = approvals.some((approval) => !approval.decision);
+    return { ...state, approvals, status: state.status === "waiting" && !pending ? "running" : state.status };
   },
 
   [EVENT.RESUMED]: (state, event) => {

@@ -188,7 +188,9 @@ test("a run's cost and budget warnings are kept; dollars read as people read the
     ),
   );
   assert.equal(state.usage.cost_usd, 0.0021);
-  assert.deepEqual(state.notes, [{ kind: "warning", text: "$4.10 of $5.00 used: 80% of today's budget." }]);
+  assert.deepEqual(state.notes, [{ kind: "warning", text: "82% of today's budget used: $4.10 of $5.00." }]);
+  const capped = reduceEvents(numbered({ type: "session", session: {} }, { type: "budget_warning", scope: "run", used_usd: 0.0999, limit_usd: 0.1 }));
+  assert.deepEqual(capped.notes, [{ kind: "warning", text: "99% of this run's cost limit used: $0.0999 of $0.1000." }]);
   const stored = runFromStored({ id: RUN, status: "completed", total_tokens: 7, cost_usd: 0.5, cost_known: false });
   assert.equal(stored.usage.cost_usd, 0.5);
   assert.equal(stored.usage.cost_known, false);

@@ -90,5 +90,20 @@ def test_thinking_is_folded_under_its_agent_and_never_in_the_answer(open_browser
     page.reload()
     page.wait_for_selector(".run[data-status=completed] .answer")
     assert page.locator(".run .answer").inner_text() == answer
+    # After a reload the plan and executors come from the stored run; their thinking and tool calls
+    # (only in the run's events) come back on demand, under the same agents.
+    run = page.locator(".run[data-status=completed]")
+    for agent in executors:
+        run.locator(f"details.executor[data-executor-id='{agent.pk}']").wait_for(state="attached")
+    assert run.locator("details.thoughts").count() == 0
+    run.get_by_role("button", name="Show tool calls and thinking").click()
+    run.locator(f".planner-thoughts > details.thoughts[data-agent-id='{planner.pk}']").wait_for(state="attached")
+    for agent in executors:
+        fold = run.locator(f"details.executor[data-executor-id='{agent.pk}']")
+        assert fold.locator(f"details.thoughts[data-agent-id='{agent.pk}']").count() == 1
+    assert run.locator("details.executor").count() == 2, "the replay fills the executors it has, adds none"
+    assert run.locator("details.tool").count() == 1
+    assert run.locator(".answer").inner_text() == answer
+    assert run.get_by_role("button", name="Show tool calls and thinking").count() == 0
     ui.page.set_viewport_size({"width": 390, "height": 844})
     ui.screenshot("thinking-02-after-reload-phone")

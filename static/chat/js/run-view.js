@@ -385,8 +385,11 @@ export class RunView {
     if (state.answer.trim()) {
       buttons.append(copyButton(() => this.state.answer, { className: "btn btn-ghost btn-small copy-answer", title: "Copy the answer" }));
     }
-    if (this.actions.replay && state.route === "tool" && !state.toolCalls.length && state.runId) {
-      const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: "Show tool calls" });
+    // Tool calls and thinking are only in the run's events: a run read back offers to load them.
+    const replayable = (state.route === "tool" || state.route === "complex") && !state.toolCalls.length && !state.thinking.length;
+    if (this.actions.replay && replayable && state.runId) {
+      const label = state.route === "complex" ? "Show tool calls and thinking" : "Show tool calls";
+      const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: label });
       replay.addEventListener("click", () => this.actions.replay(this, replay));
       buttons.append(replay);
     }

@@ -13,6 +13,12 @@ from tests.stub_model import Text, ToolCalls, is_routing, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# The order of approval cards and tool call folds inside a node, as the page shows them.
+CARDS_AND_CALLS = (
+    "node => [...node.querySelectorAll('.approval-card, details.tool')]"
+    ".map(n => n.matches('.approval-card') ? 'approval' : 'tool')"
+)
+
 
 def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browser, user, stub_model):
     stub_model.queue(ToolCalls([("remember", {"content": "I prefer tea"})]), Text("Saved your preference."))
@@ -62,6 +68,8 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert decided == f"Approved by {user.username}"
     assert list(Memory.objects.values_list("content", flat=True)) == ["I prefer green tea"]
     ui.screenshot("approvals-02-approved")
+    # The card comes before the call it let run, as it happened.
+    assert page.locator(".run .run-trace").evaluate(CARDS_AND_CALLS) == ["approval", "tool"]
 
     page.reload()
     page.wait_for_selector("#app[data-ready]")
@@ -69,6 +77,9 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert page.locator(".approval-card .approval-status").inner_text() == f"Approved by {user.username}"
     assert "green tea" in page.locator(".approval-card .approval-edited").inner_text()
     assert page.locator(".approval-card button").count() == 0, "a decided card has no buttons"
+    page.get_by_role("button", name="Show tool calls").click()
+    page.locator(".run details.tool").wait_for()
+    assert page.locator(".run .run-trace").evaluate(CARDS_AND_CALLS) == ["approval", "tool"]
 
 
 def test_a_rejected_approval_says_so_with_the_reason(open_browser, user, stub_model):

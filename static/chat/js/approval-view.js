@@ -6,7 +6,9 @@
  * steps (a plan) as JSON to change before approving. The decision is posted
  * to the approvals API; the run's stream then brings `approval_result` and
  * the run goes on in the same view. A decided card says what was decided and
- * by whom, also for a run read back after a reload.
+ * by whom, also for a run read back after a reload. Where a card goes is the
+ * run view's choice (`place`): a plan's after the plan, a tool call's before
+ * the calls of the agent that asked.
  */
 import { asText, el } from "./dom.js";
 import { api } from "./transport.js";
@@ -37,8 +39,10 @@ function decidedText(approval) {
 }
 
 export class ApprovalCards {
-  constructor() {
+  /** `place(card, approval)`: put a new card where it belongs (default: this.node, after the run's trace). */
+  constructor({ place } = {}) {
     this.node = el("div", { class: "run-approvals" });
+    this.place = place || ((card) => this.node.append(card));
     this.cards = new Map(); // approval id -> {card, body, status, controls, error, shown}
   }
 
@@ -48,7 +52,7 @@ export class ApprovalCards {
       if (!view) {
         view = this.createCard(approval, state);
         this.cards.set(approval.id, view);
-        this.node.append(view.card);
+        this.place(view.card, approval);
       }
       const key = `${approval.decision}|${approval.decidedBy}|${approval.reason}|${state.finished}`;
       if (view.shown === key) continue;

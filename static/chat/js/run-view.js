@@ -66,7 +66,11 @@ export class RunView {
     // The planner thinks before it plans: its thinking comes first in the trace, the plan after it.
     this.plannerThoughts = el("div", { class: "planner-thoughts" });
     this.trace = el("div", { class: "run-trace" }, this.plannerThoughts);
-    this.approvals = new ApprovalCards();
+    // A tool call's approval (only the planner may call write tools) comes before the calls it let run,
+    // after the planner's thinking; a plan's review after the plan.
+    this.plannerApprovals = el("div", { class: "planner-approvals" });
+    this.trace.append(this.plannerApprovals);
+    this.approvals = new ApprovalCards({ place: (card, approval) => this.placeApproval(card, approval) });
     this.working = el("p", { class: "thinking" }, el("span", { class: "dots", "aria-hidden": "true" }), " Working on it…");
     this.answerBox = el("div", { class: "bubble answer markdown", "aria-live": "polite", "aria-busy": "true", "aria-atomic": "false" });
     this.notes = el("div", { class: "run-errors" });
@@ -238,6 +242,10 @@ export class RunView {
       view.details.className = `fold executor is-${executor.status}`;
       if (executor.result) renderMarkdown(view.result, asText(executor.result));
     }
+  }
+
+  placeApproval(card, approval) {
+    (approval.kind === "tool" ? this.plannerApprovals : this.approvals.node).append(card);
   }
 
   /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's first in the trace. */

@@ -157,6 +157,7 @@ async function replayRun(view, button) {
     await readEvents(response, (event) => events.push(event));
     const replayed = reduceEvents(events, initialRunState({ runId: view.state.runId }));
     view.render({ ...replayed, answer: view.state.answer, messageStatus: view.state.messageStatus, usage: view.state.usage || replayed.usage });
+    view.replayed = true; // loaded once: a run that had no calls does not offer them again
     view.drawFooter(view.state);
   } catch {
     button.disabled = false;

@@ -59,6 +59,7 @@ export class RunView {
     this.toolCalls = new Map(); // call id -> {details, stateText, output, shown}
     this.thoughts = new Map(); // agent id -> {details, text, shown}
     this.notesShown = 0;
+    this.replayed = false; // the stored events were loaded (Show tool calls)
     this.answerShown = null;
     this.frame = 0;
 
@@ -395,7 +396,7 @@ export class RunView {
     }
     // Tool calls and thinking are only in the run's events: a run read back offers to load them.
     const replayable = (state.route === "tool" || state.route === "complex") && !state.toolCalls.length && !state.thinking.length;
-    if (this.actions.replay && replayable && state.runId) {
+    if (this.actions.replay && replayable && !this.replayed && state.runId) {
       const label = state.route === "complex" ? "Show tool calls and thinking" : "Show tool calls";
       const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: label });
       replay.addEventListener("click", () => this.actions.replay(this, replay));

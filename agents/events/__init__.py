@@ -283,41 +283,49 @@ def _forget(key: tuple[str, str, int]) -> None:
         _logs.pop(key, None)
 
 
-def forget(run: Run) -> None:
-    """Drop this process's log of a run it no longer holds (released, finished, taken over)."""
-    _forget((str(run.pk), run.owner, run.attempt))
+def forget(run: Run, *, owner: str | None = None) -> None:
+    """Drop this process's log of a run it no longer holds (released, finished, taken over).
+
+    ``owner``: the owner it was held as, when ``run.owner`` was already cleared by the release.
+    """
+    _forget((str(run.pk), run.owner if owner is None else owner, run.attempt))
+
+
+@contextlib.contextmanager
+def _deferring(run: Run) -> Iterator[RunLog | None]:
+    """Yield the log a claimed run's rows and counters wait in (its condition held), or None: write them now."""
+    if not run.owner or connection.in_atomic_block:
+        yield None
+        return
+    log = _log_for(run)
+    with log.condition:
+        if log.lost is not None:
+            raise log.gone()
+        if not log.rows and not log.increments:
+            log.deferred_since = time.monotonic()
+        yield log
 
 
 def defer(run: Run, *rows: models.Model) -> None:
     """Store new rows of a run with its next batch (a claimed run's), or now (any other run)."""
-    if run.owner and not connection.in_atomic_block:
-        log = _log_for(run)
-        with log.condition:
-            if log.lost is not None:
-                raise log.gone()
-            if not log.rows and not log.increments:
-                log.deferred_since = time.monotonic()
+    with _deferring(run) as log:
+        if log is not None:
             log.rows.extend(rows)
-        return
+            return
     with transaction.atomic():
         _insert(list(rows))
 
 
 def add_usage(run: Run, **increments: Any) -> None:
     """Add to a run's counters (``F() + n``; a ``False`` flag is set) with its next batch, or now."""
-    if run.owner and not connection.in_atomic_block:
-        log = _log_for(run)
-        with log.condition:
-            if log.lost is not None:
-                raise log.gone()
-            if not log.rows and not log.increments:
-                log.deferred_since = time.monotonic()
+    with _deferring(run) as log:
+        if log is not None:
             for name, value in increments.items():
                 if isinstance(value, bool):
                     log.increments[name] = log.increments.get(name, True) and value
                 else:
                     log.increments[name] = log.increments.get(name, 0) + value
-        return
+            return
     Run.objects.filter(pk=run.pk).update(**_added(increments))
 
 

@@ -25,7 +25,7 @@ from agents import events
 from agents.events import catalogue
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunGone, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
-from agents.runs import costs, limits, queue, selectors
+from agents.runs import approvals, costs, limits, queue, selectors
 from agents.runs.conversation_import import history_problem
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
@@ -106,6 +106,11 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
         errors["conversation_history"] = [problem]
     clean["conversation_history"] = history
 
+    review_plan = payload.get("review_plan")
+    if review_plan is not None and not isinstance(review_plan, bool):
+        errors["review_plan"] = ["Must be a boolean."]
+    clean["review_plan"] = bool(review_plan)
+
     if errors:
         first = next(iter(errors))
         raise InvalidInput(f"Invalid field '{first}': {errors[first][0]}", code=f"invalid_{first}", fields=errors)
@@ -136,6 +141,7 @@ def run_create(
     reserved_tokens: int = 0,
     multitask: str = queue.REJECT,
     conversation_history: list[tuple[str, str]] | None = None,
+    review_plan: bool = False,
     run_id: uuid.UUID | None = None,
     new_session_id: uuid.UUID | None = None,
 ) -> tuple[Run, bool]:
@@ -207,6 +213,7 @@ def run_create(
                 idempotency_key=idempotency_key or None,
                 request_hash=fingerprint if idempotency_key else "",
                 reserved_tokens=reserved_tokens,
+                review_plan=review_plan,
                 lease_until=lease_end(),
                 on_hold=on_hold,
             )
@@ -279,7 +286,7 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
         run.status == Run.Status.RUNNING
         and run.lease_until is not None
         and run.lease_until < now
-        and run.attempt < settings.AGENT_MAX_ATTEMPTS
+        and run.attempts_counted < settings.AGENT_MAX_ATTEMPTS
     ):
         claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
     else:
@@ -489,19 +496,10 @@ def run_finish(
         locked = active.select_for_update().only(*USAGE_FIELDS, "started_at").first()
         if locked is None:
             return False
+        new_message = _answer_message(run=run, counted=locked, answer=answer, status=status, given=assistant_message)
+        assistant_message = new_message or assistant_message
         # Once per run, in the transaction that ends it: the session's cost is the sum of its runs'.
-        session_services.session_add_cost(session_id=run.session_id, cost_usd=locked.cost_usd)
-        if answer.strip() and assistant_message is None:
-            assistant_message = session_services.message_create(
-                session=run.session,
-                role=Message.Role.ASSISTANT,
-                content=answer,
-                prompt_tokens=locked.prompt_tokens,
-                completion_tokens=locked.completion_tokens,
-                cost_usd=locked.cost_usd,
-                # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
-                status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
-            )
+        session_services.session_record_answer(session=run.session, message=new_message, cost_usd=locked.cost_usd)
         Run.objects.filter(pk=run.pk).update(
             status=status,
             finished_at=now,
@@ -564,18 +562,8 @@ def _run_finish_owned(
     events are written without reading the run back.
     """
     now = timezone.now()
-    new_message = None
-    if answer.strip() and assistant_message is None:
-        new_message = assistant_message = session_services.message_build(
-            session=run.session,
-            role=Message.Role.ASSISTANT,
-            content=answer,
-            prompt_tokens=run.prompt_tokens,
-            completion_tokens=run.completion_tokens,
-            cost_usd=run.cost_usd,
-            # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
-            status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
-        )
+    new_message = _answer_message(run=run, counted=run, answer=answer, status=status, given=assistant_message)
+    assistant_message = new_message or assistant_message
     final = {
         "status": status,
         "finished_at": now,
@@ -609,6 +597,22 @@ def _run_finish_owned(
     return True
 
 
+def _answer_message(*, run: Run, counted: Run, answer: str, status: str, given: Message | None) -> Message | None:
+    """Build (unsaved) the run's answer message, with the run's usage; None when there is none to store."""
+    if not answer.strip() or given is not None:
+        return None
+    return session_services.message_build(
+        session=run.session,
+        role=Message.Role.ASSISTANT,
+        content=answer,
+        prompt_tokens=counted.prompt_tokens,
+        completion_tokens=counted.completion_tokens,
+        cost_usd=counted.cost_usd,
+        # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
+        status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
+    )
+
+
 def _close_open_work(*, run_id: uuid.UUID, now: datetime) -> None:
     Execution.objects.filter(run_id=run_id, status=Execution.Status.RUNNING).update(
         status=Execution.Status.INTERRUPTED, error="The run ended before this execution did.", finished_at=now
@@ -639,6 +643,15 @@ def run_cancel(*, run: Run) -> Run:
             transaction.on_commit(lambda: _settle_unstarted(user_id=user_id, run_id=run_id))
         else:
             Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    # A run waiting for approvals has no owner to see the flag: it ends here, what it waited for rejected.
+    with transaction.atomic():
+        waiting = Run.objects.select_for_update().filter(pk=run.pk, status=Run.Status.WAITING).first()
+        if waiting is not None:
+            approvals.approvals_close(run=waiting)
+            run_finish(run=waiting, status=Run.Status.CANCELLED)
+    if waiting is not None:
+        limits.budget_settle(user_id=waiting.user_id, run_id=str(waiting.pk), tokens_used=waiting.total_tokens)
+        costs.run_settle(run_id=waiting.pk)
     try:
         run.refresh_from_db()
     except Run.DoesNotExist:

@@ -28,9 +28,14 @@ AGUI_ERRORS: dict[int, tuple[str, ...]] = {
         "invalid_multitask",
         "unknown_context_type",
         "invalid_idempotency_key",
+        "invalid_resume",
+        "invalid_decision",
+        "invalid_arguments",
+        "invalid_reason",
     ),
     401: ("not_authenticated",),
     403: ("permission_denied",),
+    404: ("approval_not_found",),
     409: ("run_active",),
     422: ("idempotency_key_reused",),
     429: ("rate_limited", "token_budget_exceeded", "cost_budget_exceeded", "too_many_streams"),
@@ -46,7 +51,7 @@ AGUI_REJOIN_ERRORS: dict[int, tuple[str, ...]] = {
 AISDK_ERRORS: dict[int, tuple[str, ...]] = {
     **AGUI_ERRORS,
     400: (
-        *(code for code in AGUI_ERRORS[400] if code not in ("invalid_input", "invalid_thread_id")),
+        *(code for code in AGUI_ERRORS[400] if code not in ("invalid_input", "invalid_thread_id", "invalid_resume")),
         "invalid_id",
         "invalid_trigger",
     ),
@@ -64,7 +69,9 @@ RUN_AGENT_INPUT = {
     "id (up to 200 characters), which starts a session bound to it; the same id continues it. `runId`: the "
     "run's id when it is a UUID no run has yet. The last `user` message is the new message (its text parts "
     "joined). `forwardedProps` may carry `context_type`, `entity_id` and `multitask` (as in "
-    "`AgentStreamRequest`). `state`, `tools` and `context` are accepted and ignored.",
+    "`AgentStreamRequest`). `state`, `tools` and `context` are accepted and ignored. `resume[]` answers the "
+    "interrupts (approvals) of the thread's waiting run instead: `status: cancelled` rejects, `resolved` approves "
+    "unless `payload` says `{decision: reject}` or `{approved: false}`; `payload.arguments` edits the call.",
     "required": ["threadId", "runId", "messages"],
     "properties": {
         "threadId": {"type": "string", "minLength": 1, "maxLength": 200},
@@ -82,7 +89,9 @@ USE_CHAT_REQUEST = {
     "description": "The body of the AI SDK's `DefaultChatTransport` (`useChat`). `id` is the chat: one of your "
     "session ids, or any other id (up to 200 characters), which starts a session bound to it; the same id "
     "continues it. The last of `messages` is the user's new `UIMessage` (its text parts joined). Fields the "
-    "transport's `body` adds may carry `context_type`, `entity_id` and `multitask`.",
+    "transport's `body` adds may carry `context_type`, `entity_id` and `multitask`. When the last message is "
+    "the assistant's with tool parts in state `approval-responded`, those decide the approvals of the chat's "
+    "waiting run and the run streams on.",
     "required": ["id", "messages"],
     "properties": {
         "id": {"type": "string", "minLength": 1, "maxLength": 200},

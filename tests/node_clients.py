@@ -7,7 +7,8 @@ test picks its run by what it sends:
 - ``tool …``: ``calculate`` 2+3, then an answer;
 - ``complex …``: a plan of two steps whose executors think and call
   ``calculate``, then a synthesis;
-- ``slow …``: a plain answer streamed in 40 pieces, 50 ms apart (to re-attach mid-run).
+- ``slow …``: a plain answer streamed in 40 pieces, 50 ms apart (to re-attach mid-run);
+- ``write …``: the write tool ``remember`` (it waits for the user's approval), then an answer.
 
 ``run_node(path, server, user)`` runs ``node --test`` on one file with
 ``BASE_URL`` and ``TOKEN`` in its environment and fails the test with the
@@ -31,6 +32,14 @@ SIMPLE_ANSWER = "Hello from the platform."
 TOOL_ANSWER = "2 + 3 is 5."
 COMPLEX_ANSWER = "Both steps are done: 5 and 9."
 SLOW_ANSWER = "".join(f"word{n} " for n in range(40))
+WRITE_ANSWER = "I will remember that."
+ANSWERS = {
+    "SIMPLE_ANSWER": SIMPLE_ANSWER,
+    "TOOL_ANSWER": TOOL_ANSWER,
+    "COMPLEX_ANSWER": COMPLEX_ANSWER,
+    "SLOW_ANSWER": SLOW_ANSWER,
+    "WRITE_ANSWER": WRITE_ANSWER,
+}
 
 
 def scripted_model(stub) -> None:
@@ -52,11 +61,17 @@ def scripted_model(stub) -> None:
                 return ToolCalls([("calculate", {"expression": "2+3"})])
             if text.startswith("complex"):
                 return plan("Two sums", [("first", "First sum"), ("second", "Second sum", ["first"])])
+            if text.startswith("write"):
+                if last.get("role") == "tool":
+                    return Text(WRITE_ANSWER)
+                return ToolCalls([("remember", {"content": "The sky is blue."})])
             if text.startswith("slow"):
                 return Text(SLOW_ANSWER, chunks=40, chunk_delay=0.05)
             return Text(SIMPLE_ANSWER)
         if text.startswith("tool"):
-            return Text(TOOL_ANSWER)  # the tool loop's next call, when it offers no plan
+            return Text(TOOL_ANSWER)
+        if text.startswith("write"):
+            return Text(WRITE_ANSWER)  # the tool loop's next call, when it offers no plan
         return Text(COMPLEX_ANSWER)  # the synthesis
 
     stub.responder = reply
@@ -73,7 +88,7 @@ def run_node(test_file: str, server, user, **env: str) -> str:
     result = subprocess.run(
         [node, "--test", "--test-reporter=tap", str(ROOT / "tests" / "node" / test_file)],
         cwd=ROOT,
-        env={**os.environ, "BASE_URL": server.url, "TOKEN": token.key, **env},
+        env={**os.environ, "BASE_URL": server.url, "TOKEN": token.key, **ANSWERS, **env},
         capture_output=True,
         text=True,
         timeout=NODE_TIMEOUT,

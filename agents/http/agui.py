@@ -10,13 +10,18 @@ the user's session ids, or any other id, which starts a session bound to it:
 the same thread id continues it); the last user message is the message;
 ``runId`` becomes the run's id when no run has it yet; ``forwardedProps`` may
 carry ``context_type``, ``entity_id`` and ``multitask`` (as in our body).
+
+``resume[]`` answers the interrupts of the thread's waiting run (their ids
+are approval ids: ``resume_decision``) instead of sending a message; the
+response streams the run on from the interrupt: a new ``RUN_STARTED`` of the
+same run, the decision, the tool's call and result, and the rest.
 """
 
 import uuid
 from typing import Any
 
 import pydantic
-from ag_ui.core import RunAgentInput, TextPart, UserMessage
+from ag_ui.core import ResumeEntry, RunAgentInput, TextPart, UserMessage
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -24,6 +29,7 @@ from django.views.decorators.csrf import csrf_exempt
 from agents import events
 from agents.http import streams
 from agents.http.agui_events import AgUiEncoder, parse_cursor
+from agents.http.protocol_approvals import answer_approvals
 from agents.models import RunEvent
 from agents.runs import selectors
 from agents.runtime import admission, worker
@@ -94,6 +100,31 @@ def _accept(*, user: AbstractBaseUser, run_input: RunAgentInput, idempotency_key
     return run
 
 
+def resume_decision(entry: ResumeEntry) -> dict[str, Any]:
+    """Return our decision body of an AG-UI resume entry.
+
+    ``status: cancelled`` rejects; ``resolved`` approves unless its payload
+    says ``{"decision": "reject"}`` or ``{"approved": false}``; the payload may
+    carry edited ``arguments`` and a ``reason``.
+    """
+    payload = entry.payload if isinstance(entry.payload, dict) else {}
+    approve = entry.status == "resolved" and payload.get("decision", "approve") == "approve"
+    approve = approve and payload.get("approved", True) is not False
+    body: dict[str, Any] = {"decision": "approve" if approve else "reject"}
+    if approve and payload.get("arguments") is not None:
+        body["arguments"] = payload["arguments"]
+    if isinstance(payload.get("reason"), str):
+        body["reason"] = payload["reason"]
+    return body
+
+
+def _resume(*, user: AbstractBaseUser, run_input: RunAgentInput) -> tuple[str, int]:
+    """Answer the interrupts of the thread's waiting run; return the run id and the seq to stream after."""
+    decisions = [(entry.interrupt_id, resume_decision(entry)) for entry in run_input.resume or []]
+    run, after_seq = answer_approvals(user=user, client_id=run_input.thread_id, decisions=decisions, field="resume")
+    return str(run.pk), after_seq
+
+
 def agui_response(*, run_id: str, thread_id: str, user_id: int, cursor=(0, 0), finished=False) -> HttpResponse:
     encode = AgUiEncoder(run_id=run_id, thread_id=thread_id, cursor=cursor)
     stream = streams._event_stream(run_id=run_id, after_seq=0, finished=finished, user_id=user_id, encode=encode)
@@ -108,6 +139,10 @@ async def agui_run(request: HttpRequest) -> HttpResponse:
         streams._method_check(request, "POST")
         user = await streams._authenticate(request)
         run_input = parse_input(streams._json_body(request))
+        if run_input.resume:
+            run_id, after_seq = await streams._in_thread(_resume, user=user, run_input=run_input)
+            await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+            return agui_response(run_id=run_id, thread_id=run_input.thread_id, user_id=user.pk, cursor=(after_seq, 0))
         await streams._in_thread(streams.streams_acquire, user_id=user.pk)
         try:
             run = await streams._in_thread(

@@ -12,6 +12,12 @@ user's new message, its text parts joined), ``trigger``
 message). Fields the transport's ``body`` adds may carry ``context_type``,
 ``entity_id`` and ``multitask``. Stopping is our cancel endpoint, with the
 run id that ``start``'s ``messageMetadata.runId`` gives.
+
+A write tool's approval ends the stream with ``tool-approval-request``; the
+next request (``addToolApprovalResponse``, then ``sendMessage`` or
+``sendAutomaticallyWhen``) ends with the assistant message whose tool part
+is ``approval-responded``: that decides the approval (our approvals service)
+and streams the run on from the interrupt.
 """
 
 from typing import Any
@@ -22,6 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents.http import streams
 from agents.http.aisdk_parts import DONE_FRAME, HEADERS, AiSdkEncoder
+from agents.http.protocol_approvals import answer_approvals
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents_platform.errors import DomainError, InvalidInput, error_response
@@ -53,6 +60,28 @@ def user_text(message: Any) -> str | None:
     return "".join(texts)
 
 
+def approval_responses(message: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Return (approval id, our decision body) of each tool part of an assistant message the user answered."""
+    if (
+        not isinstance(message, dict)
+        or message.get("role") != "assistant"
+        or not isinstance(message.get("parts"), list)
+    ):
+        return []
+    decisions = []
+    for part in message["parts"]:
+        approval = part.get("approval") if isinstance(part, dict) else None
+        if part.get("state") != "approval-responded" or not isinstance(approval, dict):
+            continue
+        if not isinstance(approval.get("id"), str) or not isinstance(approval.get("approved"), bool):
+            continue
+        body: dict[str, Any] = {"decision": "approve" if approval["approved"] else "reject"}
+        if isinstance(approval.get("reason"), str):
+            body["reason"] = approval["reason"]
+        decisions.append((approval["id"], body))
+    return decisions
+
+
 def parse_chat(payload: Any) -> tuple[str, str, dict[str, Any]]:
     """Return (chat id, the new message, forwarded fields) of a useChat body; raise InvalidInput."""
     if not isinstance(payload, dict):
@@ -70,14 +99,21 @@ def parse_chat(payload: Any) -> tuple[str, str, dict[str, Any]]:
     return chat_id, text, {name: payload[name] for name in FORWARDED_FIELDS if name in payload}
 
 
-def _accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | None):
+def _accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | None) -> tuple[str, int]:
+    """Start a run for the new message, or answer the approvals of the last message; return what to stream."""
+    messages = payload.get("messages") if isinstance(payload, dict) else None
+    decisions = approval_responses(messages[-1]) if isinstance(messages, list) and messages else []
+    if decisions:
+        chat_id = chat_id_of(payload.get("id"))
+        run, after_seq = answer_approvals(user=user, client_id=chat_id, decisions=decisions, field="messages")
+        return str(run.pk), after_seq
     chat_id, message, forwarded = parse_chat(payload)
     session_id, new_session_id = session_selectors.session_for_client_id(user=user, client_id=chat_id)
     body = {"message": message, "session_id": str(session_id) if session_id else None, **forwarded}
     run, _ = admission.run_accept(
         user=user, payload=body, idempotency_key=idempotency_key, new_session_id=new_session_id
     )
-    return run
+    return str(run.pk), 0
 
 
 def ui_message_stream(*, run_id: str, user_id: int, after_seq: int = 0) -> HttpResponse:
@@ -101,7 +137,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
         payload = streams._json_body(request)
         await streams._in_thread(streams.streams_acquire, user_id=user.pk)
         try:
-            run = await streams._in_thread(
+            run_id, after_seq = await streams._in_thread(
                 _accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
             )
         except BaseException:
@@ -109,7 +145,7 @@ async def chat(request: HttpRequest) -> HttpResponse:
             raise
     except DomainError as error:
         return error_response(error)
-    return ui_message_stream(run_id=str(run.pk), user_id=user.pk)
+    return ui_message_stream(run_id=run_id, user_id=user.pk, after_seq=after_seq)
 
 
 def _active_run(*, user: AbstractBaseUser, chat_id: str) -> str | None:

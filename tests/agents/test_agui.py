@@ -16,17 +16,9 @@ from pydantic import TypeAdapter
 
 from agents.events import catalogue
 from agents.http.agui_events import AgUiEncoder, AgUiTranslator, parse_cursor
-from agents.models import Run
+from agents.models import Memory, Run
 from sessions.models import ChatSession
-from tests.node_clients import (
-    COMPLEX_ANSWER,
-    SIMPLE_ANSWER,
-    SLOW_ANSWER,
-    TOOL_ANSWER,
-    node_counts,
-    run_node,
-    scripted_model,
-)
+from tests.node_clients import node_counts, run_node, scripted_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -71,16 +63,14 @@ def test_the_ag_ui_client_runs_simple_tool_and_complex_runs_and_re_attaches(stub
         "agui.test.mjs",
         asgi_live_server,
         user,
-        SIMPLE_ANSWER=SIMPLE_ANSWER,
-        TOOL_ANSWER=TOOL_ANSWER,
-        COMPLEX_ANSWER=COMPLEX_ANSWER,
-        SLOW_ANSWER=SLOW_ANSWER,
     )
     counts = node_counts(output)
-    assert counts["pass"] == counts["tests"] == 4 and counts["fail"] == 0, output
-    # Five runs (two on the simple test's thread, which share its session), four threads.
-    assert Run.objects.filter(user=user).count() == 5
-    assert ChatSession.objects.filter(user=user).count() == 4
+    assert counts["pass"] == counts["tests"] == 5 and counts["fail"] == 0, output
+    # Six runs (two on the simple test's thread, which share its session), five threads.
+    assert Run.objects.filter(user=user).count() == 6
+    assert ChatSession.objects.filter(user=user).count() == 5
+    # The approved memory was written once.
+    assert Memory.objects.filter(user=user, content="The sky is blue.").count() == 1
 
 
 # --- Over HTTP ---------------------------------------------------------------------------------------------

@@ -13,17 +13,9 @@ import pytest
 
 from agents.events import catalogue
 from agents.http.aisdk_parts import AiSdkEncoder, AiSdkTranslator
-from agents.models import Run
+from agents.models import Memory, Run
 from tests.agents.test_agui import SAMPLES, stored
-from tests.node_clients import (
-    COMPLEX_ANSWER,
-    SIMPLE_ANSWER,
-    SLOW_ANSWER,
-    TOOL_ANSWER,
-    node_counts,
-    run_node,
-    scripted_model,
-)
+from tests.node_clients import node_counts, run_node, scripted_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,14 +40,11 @@ def test_the_ai_sdk_client_reads_a_complex_run_and_resumes_one(stub_model, asgi_
         "aisdk.test.mjs",
         asgi_live_server,
         user,
-        SIMPLE_ANSWER=SIMPLE_ANSWER,
-        TOOL_ANSWER=TOOL_ANSWER,
-        COMPLEX_ANSWER=COMPLEX_ANSWER,
-        SLOW_ANSWER=SLOW_ANSWER,
     )
     counts = node_counts(output)
-    assert counts["pass"] == counts["tests"] == 3 and counts["fail"] == 0, output
-    assert Run.objects.filter(user=user).count() == 4
+    assert counts["pass"] == counts["tests"] == 4 and counts["fail"] == 0, output
+    assert Run.objects.filter(user=user).count() == 5
+    assert Memory.objects.filter(user=user, content="The sky is blue.").count() == 1
 
 
 def test_the_stream_has_the_protocol_header_and_ends_with_done(stub_model, asgi_live_server, user):

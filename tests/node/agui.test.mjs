@@ -187,3 +187,31 @@ test("a client that lost its connection re-attaches after its Last-Event-ID and 
   assert.equal(after.at(-1).type, "RUN_FINISHED");
   assert.equal(assistantText(rejoined), process.env.SLOW_ANSWER);
 });
+
+test("a write tool's approval interrupts the run; resume[] approves it and the run goes on", async () => {
+  const agent = newAgent();
+  const first = await run(agent, "write: remember that the sky is blue");
+  const interrupted = first.at(-1);
+  assert.equal(interrupted.type, "RUN_FINISHED");
+  assert.equal(interrupted.outcome.type, "interrupt");
+  const [interrupt] = interrupted.outcome.interrupts;
+  assert.equal(interrupt.reason, "tool_approval");
+  assert.equal(interrupt.metadata.approval.tool, "remember");
+  assert.deepEqual(interrupt.metadata.approval.arguments, { content: "The sky is blue." });
+  assert.deepEqual(agent.pendingInterrupts.map((pending) => pending.id), [interrupt.id]);
+
+  const events = [];
+  await agent.runAgent(
+    { resume: [{ interruptId: interrupt.id, status: "resolved", payload: { decision: "approve" } }] },
+    { onEvent: ({ event }) => void events.push(EventSchemas.parse(event)) },
+  );
+  assertFinishedWithUsage(events, first[0].runId); // the same run, going on
+  const decided = ofType(events, "CUSTOM").find((e) => e.name === "approval_result");
+  assert.equal(decided.value.approval.decision, "approved");
+  const [call] = ofType(events, "TOOL_CALL_START");
+  assert.equal(call.toolCallName, "remember");
+  const [result] = ofType(events, "TOOL_CALL_RESULT");
+  assert.equal(result.toolCallId, call.toolCallId);
+  assert.equal(ofType(events, "TEXT_MESSAGE_CONTENT").map((e) => e.delta).join(""), process.env.WRITE_ANSWER);
+  assert.deepEqual(agent.pendingInterrupts, []);
+});

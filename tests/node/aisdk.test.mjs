@@ -32,10 +32,10 @@ function recorded(stream) {
   return { chunks, stream: copy };
 }
 
-async function lastMessage(stream) {
-  let message;
-  for await (const snapshot of readUIMessageStream({ stream, terminateOnError: true })) message = snapshot;
-  return message;
+async function lastMessage(stream, message = undefined) {
+  let last;
+  for await (const snapshot of readUIMessageStream({ message, stream, terminateOnError: true })) last = snapshot;
+  return last;
 }
 
 const partsOf = (message, type) => message.parts.filter((part) => part.type === type);
@@ -134,4 +134,34 @@ test("useChat's resume replays the chat's active run; 204 once it has none", asy
   assert.equal(text(message), process.env.SLOW_ANSWER);
   assert.equal(await transport().reconnectToStream({ chatId }), null);
   assert.equal(await transport().reconnectToStream({ chatId: `never-used-${randomUUID()}` }), null);
+});
+
+test("a write tool asks for approval; the approval response runs it and the answer goes on", async () => {
+  const chatId = `chat-${randomUUID()}`;
+  const question = userMessage("write: remember that the sky is blue");
+  const { chunks, stream } = recorded(
+    await transport().sendMessages({ chatId, messages: [question], trigger: "submit-message" }),
+  );
+  const asked = await lastMessage(stream);
+  assert.deepEqual(chunks.slice(-2).map((chunk) => chunk.type), ["tool-approval-request", "finish"]);
+  assert.equal(chunks.at(-1).finishReason, "tool-calls");
+  const [pending] = partsOf(asked, "dynamic-tool");
+  assert.equal(pending.toolName, "remember");
+  assert.equal(pending.state, "approval-requested");
+  assert.deepEqual(pending.input, { content: "The sky is blue." });
+
+  // What useChat's addToolApprovalResponse does to the message before it is sent again.
+  const answered = structuredClone(asked);
+  const part = answered.parts.find((p) => p.type === "dynamic-tool");
+  part.state = "approval-responded";
+  part.approval = { ...part.approval, approved: true };
+  const final = await lastMessage(
+    await transport().sendMessages({ chatId, messages: [question, answered], trigger: "submit-message" }),
+    answered,
+  );
+  assert.equal(final.id, asked.id); // the same assistant message (the run) goes on
+  assert.equal(text(final), process.env.WRITE_ANSWER);
+  const ran = partsOf(final, "dynamic-tool").find((p) => p.state === "output-available");
+  assert.equal(ran.toolName, "remember");
+  assert.ok(partsOf(final, "data-approval_result").some((p) => p.data.approval.decision === "approved"));
 });

@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents import events
 from agents.http import streams
-from agents.http.agui_events import AgUiEncoder, parse_cursor
+from agents.http.agui_stream import AgUiEncoder, parse_cursor
 from agents.http.protocol_approvals import answer_approvals
 from agents.models import RunEvent
 from agents.runs import selectors

@@ -15,7 +15,8 @@ from ag_ui.core import Event
 from pydantic import TypeAdapter
 
 from agents.events import catalogue
-from agents.http.agui_events import AgUiEncoder, AgUiTranslator, parse_cursor
+from agents.http.agui_events import AgUiTranslator
+from agents.http.agui_stream import AgUiEncoder, parse_cursor
 from agents.models import Memory, Run
 from sessions.models import ChatSession
 from tests.node_clients import node_counts, run_node, scripted_model

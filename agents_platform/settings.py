@@ -512,6 +512,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "agents_platform.schema.add_streaming_endpoints",
+        "agents_platform.schema_tools.add_tools",
     ],
 }
 

@@ -118,6 +118,7 @@ class McpBridge:
             return
         try:
             asyncio.run_coroutine_threadsafe(self._stop_supervisors(), loop).result(timeout=STOP_SECONDS)
+            logger.info("MCP: the sessions of %d server(s) are closed", len(self.configs))
         except (concurrent.futures.TimeoutError, RuntimeError):
             logger.warning("MCP: the sessions did not close within %.0f s", STOP_SECONDS)
         loop.call_soon_threadsafe(loop.stop)

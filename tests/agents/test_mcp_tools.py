@@ -351,3 +351,18 @@ def test_without_servers_nothing_starts(settings):
     settings.AGENT_MCP_SERVERS = []
     mcp_tools.ensure_started()
     assert not [thread for thread in threading.enumerate() if thread.name == "agents-mcp"]
+
+
+def test_the_openapi_schema_lists_the_mcp_tools_next_to_the_built_ins(connect, facts):
+    from drf_spectacular.generators import SchemaGenerator
+
+    connect(facts_config(facts))
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+
+    tools = {tool["name"]: tool for tool in schema["x-agent-tools"]}
+    assert tools["facts__lookup"]["kind"] == "read" and tools["facts__lookup"]["source"] == "mcp:facts"
+    assert tools["facts__lookup"]["parameters"] == default_registry.get("facts__lookup").input_schema
+    assert tools["facts__save_note"]["kind"] == "write"
+    assert tools["remember"] == {**tools["remember"], "kind": "write", "source": "builtin"}
+    assert "`facts__lookup` (read, mcp:facts)" in schema["info"]["description"]
+    assert "AgentTool" in schema["components"]["schemas"]

@@ -96,17 +96,18 @@ def message_create(
     ``status=Message.Status.INCOMPLETE`` marks an answer whose model stream
     broke before it finished: ``content`` is the part that arrived.
     """
-    message = Message.objects.create(
-        id=message_id or uuid.uuid4(),
+    message = message_build(
         session=session,
         role=role,
         content=content,
-        status=status,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
+        status=status,
         cost_usd=cost_usd,
     )
+    if message_id is not None:
+        message.id = message_id
+    message.save(force_insert=True)
     fields = {"updated_at": timezone.now()}
     if not session.title and role == Message.Role.USER:
         session.title = _clean_title(content)[:80]

@@ -288,36 +288,41 @@ def forget(run: Run) -> None:
     _forget((str(run.pk), run.owner, run.attempt))
 
 
+@contextlib.contextmanager
+def _deferring(run: Run) -> Iterator[RunLog | None]:
+    """Yield the log a claimed run's rows and counters wait in (its condition held), or None: write them now."""
+    if not run.owner or connection.in_atomic_block:
+        yield None
+        return
+    log = _log_for(run)
+    with log.condition:
+        if log.lost is not None:
+            raise log.gone()
+        if not log.rows and not log.increments:
+            log.deferred_since = time.monotonic()
+        yield log
+
+
 def defer(run: Run, *rows: models.Model) -> None:
     """Store new rows of a run with its next batch (a claimed run's), or now (any other run)."""
-    if run.owner and not connection.in_atomic_block:
-        log = _log_for(run)
-        with log.condition:
-            if log.lost is not None:
-                raise log.gone()
-            if not log.rows and not log.increments:
-                log.deferred_since = time.monotonic()
+    with _deferring(run) as log:
+        if log is not None:
             log.rows.extend(rows)
-        return
+            return
     with transaction.atomic():
         _insert(list(rows))
 
 
 def add_usage(run: Run, **increments: Any) -> None:
     """Add to a run's counters (``F() + n``; a ``False`` flag is set) with its next batch, or now."""
-    if run.owner and not connection.in_atomic_block:
-        log = _log_for(run)
-        with log.condition:
-            if log.lost is not None:
-                raise log.gone()
-            if not log.rows and not log.increments:
-                log.deferred_since = time.monotonic()
+    with _deferring(run) as log:
+        if log is not None:
             for name, value in increments.items():
                 if isinstance(value, bool):
                     log.increments[name] = log.increments.get(name, True) and value
                 else:
                     log.increments[name] = log.increments.get(name, 0) + value
-        return
+            return
     Run.objects.filter(pk=run.pk).update(**_added(increments))
 
 

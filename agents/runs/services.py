@@ -477,19 +477,10 @@ def run_finish(
         locked = active.select_for_update().only(*USAGE_FIELDS, "started_at").first()
         if locked is None:
             return False
+        new_message = _answer_message(run=run, counted=locked, answer=answer, status=status, given=assistant_message)
+        assistant_message = new_message or assistant_message
         # Once per run, in the transaction that ends it: the session's cost is the sum of its runs'.
-        session_services.session_add_cost(session_id=run.session_id, cost_usd=locked.cost_usd)
-        if answer.strip() and assistant_message is None:
-            assistant_message = session_services.message_create(
-                session=run.session,
-                role=Message.Role.ASSISTANT,
-                content=answer,
-                prompt_tokens=locked.prompt_tokens,
-                completion_tokens=locked.completion_tokens,
-                cost_usd=locked.cost_usd,
-                # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
-                status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
-            )
+        session_services.session_record_answer(session=run.session, message=new_message, cost_usd=locked.cost_usd)
         Run.objects.filter(pk=run.pk).update(
             status=status,
             finished_at=now,
@@ -552,18 +543,8 @@ def _run_finish_owned(
     events are written without reading the run back.
     """
     now = timezone.now()
-    new_message = None
-    if answer.strip() and assistant_message is None:
-        new_message = assistant_message = session_services.message_build(
-            session=run.session,
-            role=Message.Role.ASSISTANT,
-            content=answer,
-            prompt_tokens=run.prompt_tokens,
-            completion_tokens=run.completion_tokens,
-            cost_usd=run.cost_usd,
-            # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
-            status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
-        )
+    new_message = _answer_message(run=run, counted=run, answer=answer, status=status, given=assistant_message)
+    assistant_message = new_message or assistant_message
     final = {
         "status": status,
         "finished_at": now,
@@ -595,6 +576,22 @@ def _run_finish_owned(
     metrics.run_finished(route=run.route, status=status, duration_ms=run.duration_ms)
     queue.promote_after_finish(session_id=run.session_id, lease_until=lease_end())  # the session's next run, if any
     return True
+
+
+def _answer_message(*, run: Run, counted: Run, answer: str, status: str, given: Message | None) -> Message | None:
+    """Build (unsaved) the run's answer message, with the run's usage; None when there is none to store."""
+    if not answer.strip() or given is not None:
+        return None
+    return session_services.message_build(
+        session=run.session,
+        role=Message.Role.ASSISTANT,
+        content=answer,
+        prompt_tokens=counted.prompt_tokens,
+        completion_tokens=counted.completion_tokens,
+        cost_usd=counted.cost_usd,
+        # Anything but a completed run stored only part of its answer (cut, stopped, over a limit).
+        status=Message.Status.COMPLETE if status == Run.Status.COMPLETED else Message.Status.INCOMPLETE,
+    )
 
 
 def _close_open_work(*, run_id: uuid.UUID, now: datetime) -> None:

@@ -15,11 +15,11 @@ from rest_framework.test import APIClient
 
 from agents.exceptions import CostBudgetExceeded
 from agents.llm import prices
-from agents.models import AgentMessage, Execution, Run, RunEvent
-from agents.runs import costs, services
+from agents.models import AgentMessage, Execution, Run
+from agents.runs import costs
 from agents.runtime import admission
-from agents.runtime.worker import execute_run
 from sessions.models import ChatSession, Message
+from tests.factories import run_message, stored_events
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 from tests.support.processes import ROOT, platform_env
 
@@ -39,17 +39,6 @@ def hand_price(model: str, prompt: int, completion: int, cached: int = 0) -> Dec
     return (
         (prompt - cached) * price["input"] + cached * price["cached_input"] + completion * price["output"]
     ) / MILLION
-
-
-def run_message(user, message: str, session_id=None) -> Run:
-    run, _ = services.run_create(user=user, message=message, session_id=session_id)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def stored_events(run: Run) -> list[dict]:
-    return [event.data for event in RunEvent.objects.filter(run=run).order_by("seq")]
 
 
 @pytest.fixture

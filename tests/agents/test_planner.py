@@ -10,6 +10,7 @@ from agents.models import Agent, AgentMessage, Execution, Memory, PlanStep, Run,
 from agents.runs import services
 from agents.runtime.worker import execute_run
 from sessions.models import Message
+from tests.factories import run_message, stored_events, types
 from tests.stub_model import (
     Cut,
     Error,
@@ -24,21 +25,6 @@ from tests.stub_model import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_message(user, message: str, session_id=None) -> Run:
-    run, _ = services.run_create(user=user, message=message, session_id=session_id)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def stored_events(run: Run) -> list[dict]:
-    return [event.data for event in RunEvent.objects.filter(run=run).order_by("seq")]
-
-
-def types(events: list[dict]) -> list[str]:
-    return [event["type"] for event in events]
 
 
 def answer_text(events: list[dict]) -> str:

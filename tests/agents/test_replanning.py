@@ -10,11 +10,9 @@ import threading
 import pytest
 from django.urls import reverse
 
-from agents.models import Execution, Plan, PlanStep, Run, RunEvent
-from agents.runs import services
+from agents.models import Execution, Plan, PlanStep, Run
 from agents.runtime import worker
-from agents.runtime.worker import execute_run
-from tests.factories import make_run
+from tests.factories import make_run, run_message, stored_events, types
 from tests.live_server import wait_until
 from tests.stub_model import (
     Error,
@@ -30,21 +28,6 @@ from tests.stub_model import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_message(user, message: str) -> Run:
-    run, _ = services.run_create(user=user, message=message)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
-
-
-def stored_events(run: Run) -> list[dict]:
-    return [event.data for event in RunEvent.objects.filter(run=run).order_by("seq")]
-
-
-def types(events: list[dict]) -> list[str]:
-    return [event["type"] for event in events]
 
 
 def step_title(request: dict) -> str:

@@ -9,20 +9,12 @@ never reached the stub and that the run ended `done` `failed` with
 import pytest
 
 from agents.models import Execution, PlanStep, Run, RunEvent
-from agents.runs import services
-from agents.runtime.worker import execute_run
+from tests.factories import run_message
 from tests.stub_model import Text, ToolCalls, is_executor, is_replanning, is_routing, is_synthesis, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CAP = 5000
-
-
-def run_message(user, message: str) -> Run:
-    run, _ = services.run_create(user=user, message=message)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def assert_stopped_by_the_cap(run: Run) -> None:

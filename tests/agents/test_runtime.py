@@ -20,7 +20,7 @@ from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent, Work
 from agents.runs import limits, services
 from agents.runs.plans import parse_plan
 from agents.runtime import admission, runners, sweeper, worker
-from tests.factories import make_run
+from tests.factories import make_run, stored_events
 from tests.live_server import wait_until
 from tests.stub_model import Text, ToolCalls, is_executor, is_routing, is_synthesis, last_user_text, plan
 
@@ -71,10 +71,6 @@ def undrained():
 
 def event_types(run) -> list[str]:
     return list(RunEvent.objects.filter(run=run).order_by("seq").values_list("type", flat=True))
-
-
-def stored_events(run) -> list[dict]:
-    return list(RunEvent.objects.filter(run=run).order_by("seq").values_list("data", flat=True))
 
 
 def assert_seq_contiguous(run) -> None:

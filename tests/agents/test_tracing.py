@@ -6,9 +6,8 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agents.models import Agent, Run
-from agents.runs import services
-from agents.runtime.worker import execute_run
 from agents.telemetry import tracing
+from tests.factories import run_message
 from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,13 +38,6 @@ def scripted(stub_model) -> None:
         return Text("Tea, 42 cups.", usage=(80, 12))
 
     stub_model.responder = reply
-
-
-def run_message(user, message: str) -> Run:
-    run, _ = services.run_create(user=user, message=message)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def test_a_run_is_one_trace_shaped_like_its_plan(spans, user, stub_model):

@@ -6,9 +6,8 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from agents.models import AgentMessage, Run
-from agents.runs import services
-from agents.runtime.worker import execute_run
+from agents.models import AgentMessage
+from tests.factories import run_message
 from tests.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -19,13 +18,6 @@ def priced(settings):
     settings.AGENT_PRICES = {"ten": {"input": Decimal(10), "output": Decimal(10), "cached_input": Decimal(5)}}
     settings.PLANNER_MODEL = settings.EXECUTOR_MODEL = "ten"
     return settings
-
-
-def run_message(user, message: str) -> Run:
-    run, _ = services.run_create(user=user, message=message)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def client_for(user) -> APIClient:

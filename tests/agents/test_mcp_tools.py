@@ -15,14 +15,13 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from agents.models import Agent, Run, RunEvent
+from agents.models import Agent, Run
 from agents.runs import services
-from agents.runtime.worker import execute_run
 from agents.tools import ToolContext, default_registry, dispatch, schemas
 from agents.tools import mcp as mcp_tools
 from agents.tools.registry import READ, READ_ONLY, READ_WRITE, WRITE
 from agents_platform.mcp_config import check_servers, env_mcp_servers
-from tests.factories import make_run
+from tests.factories import make_run, run_message, stored_events
 from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan, tool_names
 from tests.support.mcp_server import ROOT_SCRIPT, FactsServer
 from tests.support.processes import free_port
@@ -67,11 +66,9 @@ def offered(permission: str) -> list[str]:
     return [spec["function"]["name"] for spec in schemas(permission=permission)]
 
 
-def run_message(user, message: str) -> tuple[Run, list[dict]]:
-    run, _ = services.run_create(user=user, message=message)
-    execute_run(run.pk)
-    run.refresh_from_db()
-    return run, [event.data for event in RunEvent.objects.filter(run=run).order_by("seq")]
+def run_to_end(user, message: str) -> tuple[Run, list[dict]]:
+    run = run_message(user, message)
+    return run, stored_events(run)
 
 
 def results_of(events: list[dict], tool: str) -> list[dict]:
@@ -147,7 +144,7 @@ def test_an_executor_uses_a_read_tool_in_a_complex_run(connect, facts, user, stu
         return Text("Here is the fact: tea is older than it looks.")
 
     stub_model.responder = reply
-    run, events = run_message(user, "tell me a fact about tea")
+    run, events = run_to_end(user, "tell me a fact about tea")
 
     assert run.status == Run.Status.COMPLETED
     [result] = results_of(events, "facts__lookup")
@@ -176,7 +173,7 @@ def test_an_executor_is_refused_a_write_tool_and_the_server_never_sees_it(connec
         return Text("Nothing was saved.")
 
     stub_model.responder = reply
-    run, events = run_message(user, "save a note")
+    run, events = run_to_end(user, "save a note")
 
     assert run.status == Run.Status.COMPLETED
     [result] = results_of(events, "facts__save_note")
@@ -189,7 +186,7 @@ def test_the_planner_runs_a_write_tool_when_approval_is_off(connect, facts, user
     connect(facts_config(facts))
     stub_model.queue(ToolCalls([("facts__save_note", {"text": "buy tea"})]), Text("Saved."))
 
-    run, events = run_message(user, "note: buy tea")
+    run, events = run_to_end(user, "note: buy tea")
 
     assert run.status == Run.Status.COMPLETED
     [result] = results_of(events, "facts__save_note")
@@ -211,7 +208,7 @@ def test_a_server_that_is_down_has_no_tools_and_the_run_completes(connect, facts
     assert "MCP server 'gone'" in line and "is unavailable" in line and "its tools are not offered" in line
 
     stub_model.queue(Text("Hello."))
-    run, _ = run_message(user, "hi")
+    run, _ = run_to_end(user, "hi")
     assert run.status == Run.Status.COMPLETED
     offered_names = tool_names(stub_model.requests[0])
     assert "facts__lookup" in offered_names and not [name for name in offered_names if name.startswith("gone__")]
@@ -222,7 +219,7 @@ def test_a_server_that_goes_down_answers_unavailable_and_its_tools_are_withdrawn
     facts.stop()
     stub_model.queue(ToolCalls([("facts__lookup", {"topic": "tea"})]), Text("The fact server is down."))
 
-    run, events = run_message(user, "a fact about tea")
+    run, events = run_to_end(user, "a fact about tea")
 
     assert run.status == Run.Status.COMPLETED
     [result] = results_of(events, "facts__lookup")
@@ -240,7 +237,7 @@ def test_a_tool_that_times_out_is_an_error_and_the_run_goes_on(connect, facts, u
     )
 
     started = time.monotonic()
-    run, events = run_message(user, "slow then fast")
+    run, events = run_to_end(user, "slow then fast")
 
     assert run.status == Run.Status.COMPLETED
     [slow] = results_of(events, "facts__slow")
@@ -256,7 +253,7 @@ def test_a_huge_result_is_capped_and_marked(connect, facts, user, stub_model):
     connect(facts_config(facts), max_chars=1000)
     stub_model.queue(ToolCalls([("facts__huge", {"size": 50_000})]), Text("That was long."))
 
-    _, events = run_message(user, "something long")
+    _, events = run_to_end(user, "something long")
 
     [result] = results_of(events, "facts__huge")
     assert result["ok"] is True

@@ -230,6 +230,43 @@ def test_a_server_that_goes_down_answers_unavailable_and_its_tools_are_withdrawn
     assert outcome.error["code"] == "mcp_unavailable"
 
 
+def test_a_server_down_at_start_is_connected_when_it_comes_up(connect):
+    later = FactsServer()  # its port is chosen, nothing listens on it yet
+    try:
+        connect(facts_config(later))
+        assert mcp_tools.statuses()["facts"]["up"] is False
+        assert default_registry.get("facts__lookup") is None
+
+        later.start()
+        wait_until(lambda: mcp_tools.statuses()["facts"]["up"], what="the reconnection (backoff 1 s, 2 s, ...)")
+        assert "facts__lookup" in offered(READ_ONLY)
+    finally:
+        later.stop()
+
+
+def test_parallel_executors_share_the_session(connect, facts, user, stub_model):
+    connect(facts_config(facts))
+    topics = {"Find tea": "tea", "Find coffee": "coffee", "Find cocoa": "cocoa"}
+
+    def reply(request):
+        if is_routing(request):
+            return plan("Three facts", [("a", "Find tea"), ("b", "Find coffee"), ("c", "Find cocoa")])
+        if is_executor(request):
+            title = request["messages"][1]["content"].splitlines()[0].removeprefix("Step: ")
+            if has_tool_results(request):
+                return Text(f"Done with {title}.")
+            return ToolCalls([("facts__lookup", {"topic": topics[title]})])
+        return Text("Three facts.")
+
+    stub_model.responder = reply
+    run, events = run_to_end(user, "three facts")
+
+    assert run.status == Run.Status.COMPLETED
+    results = results_of(events, "facts__lookup")
+    assert len(results) == 3 and all(result["ok"] for result in results)
+    assert sorted(call["topic"] for call in facts.called("lookup")) == ["cocoa", "coffee", "tea"]
+
+
 def test_a_tool_that_times_out_is_an_error_and_the_run_goes_on(connect, facts, user, stub_model):
     connect(facts_config(facts), timeout=1.0)
     stub_model.queue(

@@ -400,3 +400,12 @@ def test_the_openapi_schema_lists_the_mcp_tools_next_to_the_built_ins(connect, f
     assert tools["remember"] == {**tools["remember"], "kind": "write", "source": "builtin"}
     assert "`facts__lookup` (read, mcp:facts)" in schema["info"]["description"]
     assert "AgentTool" in schema["components"]["schemas"]
+
+
+def test_healthz_says_which_servers_answer_and_stays_ok_when_one_is_down(connect, facts, client):
+    connect(facts_config(facts), {"name": "gone", "url": f"http://127.0.0.1:{free_port()}/mcp"})
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert response.json()["mcp"] == {"facts": {"up": True, "tools": 5}, "gone": {"up": False, "tools": 0}}

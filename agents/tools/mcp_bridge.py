@@ -55,8 +55,10 @@ class _Server:
     config: McpServerConfig
     client: Any = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Set when the server answered (or failed) the listing asked for last; `requested` counts the asks.
     listed: asyncio.Event = field(default_factory=asyncio.Event)
-    attempts: int = 0
+    requested: int = 0
+    up: bool = False
     calls: set[asyncio.Task] = field(default_factory=set)
 
 
@@ -103,7 +105,7 @@ class McpBridge:
             future.result(timeout=seconds)
         except concurrent.futures.TimeoutError:
             future.cancel()
-            logger.warning("MCP: not every server answered its first tools listing within %.0f s", seconds)
+            logger.warning("MCP: not every server answered its tools listing within %.0f s", seconds)
 
     def refresh(self, *, wait: float) -> None:
         """List every server's tools again now (reconnecting to those that are down); wait for it."""
@@ -197,6 +199,7 @@ class McpBridge:
 
     async def _wake_all(self) -> None:
         for server in self._servers.values():
+            server.requested += 1
             server.listed.clear()
             server.wake.set()
 
@@ -211,13 +214,15 @@ class McpBridge:
         """Keep one server connected and its tools listed, for the life of the bridge."""
         delay = RETRY_FIRST_SECONDS
         while True:
+            asked = server.requested
             try:
                 async with self._connect(server.config) as client:
                     server.client = client
                     while True:
-                        await self._list(server)
+                        await self._list(server, asked)
                         delay = RETRY_FIRST_SECONDS
                         await self._sleep(server, self.refresh_seconds)
+                        asked = server.requested
             except asyncio.CancelledError:
                 if self._stopping:
                     raise  # stop(): the session is closed on the way out
@@ -236,8 +241,10 @@ class McpBridge:
                 _reason(error),
                 delay,
             )
+            server.up = False
             self.on_tools(server.config, None)
-            server.listed.set()
+            if server.requested == asked:
+                server.listed.set()
             await self._sleep(server, delay)
             delay = min(delay * 2, self.refresh_seconds)
 
@@ -248,7 +255,7 @@ class McpBridge:
                 await server.wake.wait()
         server.wake.clear()
 
-    async def _list(self, server: _Server) -> None:
+    async def _list(self, server: _Server, asked: int) -> None:
         tools: list[Any] = []
         cursor: str | None = None
         async with asyncio.timeout(self.timeout):
@@ -258,14 +265,14 @@ class McpBridge:
                 cursor = page.next_cursor
                 if cursor is None:
                     break
-        first = server.attempts == 0 or not server.listed.is_set()
-        server.attempts += 1
         self.on_tools(server.config, tools)
-        if first:
+        if not server.up:
             logger.info(
                 "MCP server '%s' (%s): %d tools listed", server.config.name, server.config.describe(), len(tools)
             )
-        server.listed.set()
+        server.up = True
+        if server.requested == asked:  # else a refresh was asked meanwhile: the next listing answers it
+            server.listed.set()
 
     def _lost(self, server: _Server) -> None:
         server.client = None

@@ -403,6 +403,12 @@ class RunAdmin(HistoryAdmin):
     readonly_fields = tuple(name for _, options in fieldsets for name in options["fields"])
     inlines = (AgentInline, ExecutionInline, RunEventInline)
 
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list:
+        # What the run waited for (agents/admin_approvals.py), before its events.
+        from .admin_approvals import ApprovalInline
+
+        return [AgentInline, ExecutionInline, ApprovalInline, RunEventInline]
+
     # Annotated so the computed duration column can be sorted in the database.
     def get_queryset(self, request: HttpRequest) -> QuerySet[Run]:
         duration = ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
@@ -734,3 +740,7 @@ class MemoryAdmin(admin.ModelAdmin):
     @admin.display(description="Content", ordering="content")
     def content_short(self, memory: Memory) -> str:
         return Truncator(memory.content).chars(80)
+
+
+# Approvals have a page of their own (registered on import).
+from . import admin_approvals  # noqa: E402, F401

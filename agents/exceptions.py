@@ -5,6 +5,8 @@ from agents_platform.errors import Conflict, DomainError, InvalidInput, NotFound
 
 __all__ = [
     "ActiveRunExists",
+    "ApprovalDecided",
+    "ApprovalNotFound",
     "BudgetExceeded",
     "Conflict",
     "CostBudgetExceeded",
@@ -19,6 +21,7 @@ __all__ = [
     "RunLimitExceeded",
     "RunNotFound",
     "RunReleased",
+    "RunWaiting",
     "TooManyStreams",
 ]
 
@@ -26,6 +29,16 @@ __all__ = [
 class RunNotFound(NotFound):
     code = "run_not_found"
     message = "Run not found."
+
+
+class ApprovalNotFound(NotFound):
+    code = "approval_not_found"
+    message = "Approval not found."
+
+
+class ApprovalDecided(Conflict):
+    code = "approval_decided"
+    message = "This approval was already decided or has expired."
 
 
 class ActiveRunExists(Conflict):
@@ -76,6 +89,11 @@ class RunGone(RunCancelled):
 
 class RunReleased(RunGone):
     """This process gives the run back (draining): stop, write nothing more; another owner resumes it."""
+
+
+class RunWaiting(RunGone):
+    """The run waits for the user's decision (an approval): its owner lets it go, writes nothing more;
+    a decision hands it to whichever owner is free."""
 
 
 class RunLimitExceeded(DomainError):

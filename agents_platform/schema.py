@@ -323,6 +323,12 @@ def agent_stream_request(
                 "description": "Only when starting a new session (no `session_id`; otherwise 400): earlier turns "
                 "to import as the session's first messages, oldest first.",
             },
+            "review_plan": {
+                "type": "boolean",
+                "nullable": True,
+                "description": "true: a complex run waits for you to approve, edit or reject its plan "
+                "(`approval_required` `kind: plan`) before any executor starts.",
+            },
         },
         ["message"],
         description="Any other field is ignored.",
@@ -337,6 +343,7 @@ AGENT_STREAM_ERRORS: dict[int, tuple[str, ...]] = {
         "invalid_body",
         "invalid_message",
         "invalid_session_id",
+        "invalid_review_plan",
         "invalid_context_type",
         "invalid_entity_id",
         "invalid_multitask",

@@ -285,6 +285,13 @@ AGENT_MAX_ATTEMPTS = env_int("AGENT_MAX_ATTEMPTS", 3, minimum=1)
 AGENT_DRAIN_SECONDS = env_float("AGENT_DRAIN_SECONDS", 30.0, minimum=-1.0)
 if AGENT_DRAIN_SECONDS < 0:
     raise ImproperlyConfigured(f"AGENT_DRAIN_SECONDS must be 0 or more, got {AGENT_DRAIN_SECONDS}")
+# "write": every write tool call of the planner waits for the user's approval (README, "Approvals");
+# "none": write tools run at once.
+AGENT_APPROVAL = env_str("AGENT_APPROVAL", "write")
+if AGENT_APPROVAL not in {"write", "none"}:
+    raise ImproperlyConfigured(f"AGENT_APPROVAL must be 'write' or 'none', got {AGENT_APPROVAL!r}")
+# Seconds an approval may wait for a decision; then it is expired and counts as rejected.
+AGENT_APPROVAL_TIMEOUT = env_float("AGENT_APPROVAL_TIMEOUT", 86400.0)
 # Runs one Celery worker process executes at once (threads).
 AGENT_WORKER_CONCURRENCY = env_int("AGENT_WORKER_CONCURRENCY", AGENT_RUNNER_WORKERS, minimum=1)
 # Engine threads give their connection back to the pool before every wait (a model, a tool, other

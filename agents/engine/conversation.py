@@ -405,6 +405,14 @@ class Conversation:
     def run_tool(self, call: llm.ToolCall) -> ToolOutcome:
         """Emit, dispatch (the dispatcher enforces the agent's permission) and answer one tool call."""
         self.cancel.check()
+        self.announce_call(call)
+        give_back_connection()  # a tool may wait on the network
+        outcome = self.dispatch_call(call)
+        self.answer_call(call, outcome)
+        return outcome
+
+    def announce_call(self, call: llm.ToolCall) -> None:
+        """Emit ``tool_call``: the tool is about to run."""
         events.emit(
             self.run,
             catalogue.ToolCallEvent(
@@ -417,7 +425,9 @@ class Conversation:
             # A write tool's call is on record (its model call stored) before the tool acts.
             with_rows=is_write_tool(call.name),
         )
-        give_back_connection()  # a tool may wait on the network
+
+    def dispatch_call(self, call: llm.ToolCall) -> ToolOutcome:
+        """Run one tool call, traced and counted."""
         with tracing.tool_span(
             run_id=str(self.run.pk),
             agent_id=str(self.agent.pk),
@@ -435,22 +445,14 @@ class Conversation:
             outcome="ok" if outcome.ok else error_code,
             duration_ms=outcome.duration_ms,
         )
-        answer: dict[str, Any] = {"result": outcome.result} if outcome.ok else {"error": outcome.error}
-        events.emit(
-            self.run,
-            catalogue.ToolResultEvent(
-                call_id=call.id,
-                tool=call.name,
-                ok=outcome.ok,
-                duration_ms=outcome.duration_ms,
-                agent_id=str(self.agent.pk),
-                **answer,
-            ),
-        )
+        return outcome
+
+    def answer_call(self, call: llm.ToolCall, outcome: ToolOutcome) -> None:
+        """Emit ``tool_result`` and give the model the outcome of a call (ran, refused or rejected)."""
+        events.emit(self.run, tool_result_event(call, outcome, agent_id=str(self.agent.pk)))
         self.add_tool_result(
             call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
         )
-        return outcome
 
 
 def _assistant_message(content: str | None, tool_calls: list[dict[str, str]]) -> dict[str, Any]:
@@ -470,3 +472,11 @@ def parse_arguments(arguments: str) -> Any:
         return load_json(arguments) if arguments else {}
     except (TypeError, ValueError, RecursionError):
         return arguments
+
+
+def tool_result_event(call: llm.ToolCall, outcome: ToolOutcome, *, agent_id: str) -> catalogue.ToolResultEvent:
+    """Return the `tool_result` of a call's outcome: its result when it ran, else its error."""
+    answer: dict[str, Any] = {"result": outcome.result} if outcome.ok else {"error": outcome.error}
+    return catalogue.ToolResultEvent(
+        call_id=call.id, tool=call.name, ok=outcome.ok, duration_ms=outcome.duration_ms, agent_id=agent_id, **answer
+    )

@@ -35,13 +35,14 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from django.conf import settings
 
 from agents import events
-from agents.engine import context, prompts, replanning
+from agents.engine import approvals, context, prompts, replanning
 from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conversation, TextStream, parse_arguments
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
 from agents.llm.gateway import ToolCall, estimate_tokens
-from agents.models import Agent, Plan, PlanStep, Run
+from agents.models import Agent, Approval, Plan, PlanStep, Run
+from agents.runs import approvals as run_approvals
 from agents.runs import selectors, services
 from agents.runs.connections import give_back_connection
 from agents.runs.plans import PlanInvalid, PlanSpec, create_plan_tool, parse_plan
@@ -256,8 +257,7 @@ class RunExecution:
         if tool_calls and not plan_calls:
             names = ", ".join(dict.fromkeys(call.name for call in tool_calls))
             self.announce(Run.Route.TOOL, f"The planner called {names}.")
-        for call in tool_calls:
-            conversation.run_tool(call)
+        approvals.run_tool_calls(conversation, tool_calls)
         return bool(plan_calls) and self.try_plan(conversation, plan_calls)
 
     def try_plan(self, conversation: Conversation, plan_calls: list[ToolCall]) -> bool:
@@ -300,23 +300,42 @@ class RunExecution:
     # --- the plan ----------------------------------------------------------
 
     def run_plan(self, plan: Plan, *, spec: PlanSpec | None = None, resumed: bool = False) -> None:
-        """Announce the plan (once), run the steps not yet finished, revise it where a step failed, then answer."""
+        """Announce the plan (once), let the user review it if asked, run the unfinished steps, revise it where a
+        step failed, then write the answer."""
         if spec is not None:
             steps = {step.key: step for step in sorted(plan.steps.all(), key=lambda step: step.position)}
             depends_on = {step.key: step.depends_on for step in spec.steps}
         else:
             steps, depends_on = selectors.plan_graph(plan=plan)
+        if not resumed or not selectors.run_has_event(run_id=self.run.pk, type=events.PLAN_CREATED):
+            # A revised version (resumed) had its `plan_revised` committed with it.
+            events.emit(self.run, catalogue.PlanCreatedEvent(plan=replanning.plan_info(plan, steps, depends_on)))
+        if self.run.review_plan and plan.version == 1:
+            approval = approvals.review_plan(
+                run=self.run,
+                planner_agent=self.planner,
+                cancel=self.cancel,
+                plan=plan,
+                payload=replanning.plan_info(plan, steps, depends_on).model_dump(mode="json", exclude_unset=True),
+            )
+            if approval.status != Approval.Status.APPROVED:
+                self.answer_without_plan(steps, approval)
+                return
+            if approval.decided_arguments is not None:
+                plan.refresh_from_db()
+                steps, depends_on = selectors.plan_graph(plan=plan)
+                if approval.executed_at is None:
+                    # The user's steps replaced the proposed ones: clients get the plan that runs.
+                    events.emit(
+                        self.run,
+                        catalogue.PlanCreatedEvent(plan=replanning.plan_info(plan, steps, depends_on)),
+                        writes=lambda: run_approvals.approval_mark_executed(approval=approval),
+                    )
         finished = {
             key: StepOutcome(step.status, result=step.result, error=step.error)
             for key, step in steps.items()
             if step.status in PlanStep.FINISHED_STATUSES
         }
-        if not resumed or not selectors.run_has_event(run_id=self.run.pk, type=events.PLAN_CREATED):
-            # A revised version (resumed) had its `plan_revised` committed with it.
-            events.emit(
-                self.run,
-                catalogue.PlanCreatedEvent(plan=replanning.plan_info(plan, steps, depends_on)),
-            )
         outcomes = self.schedule(steps, depends_on, finished)
         self.plan_settled = len(outcomes) == len(steps)
         self.cancel.check()
@@ -337,6 +356,25 @@ class RunExecution:
             outcomes = self.schedule(steps, depends_on, kept)
             self.cancel.check()
         self.synthesise(plan, steps, outcomes)
+
+    def answer_without_plan(self, steps: dict[str, PlanStep], approval: Approval) -> None:
+        """The user rejected the plan: its steps are skipped and the planner answers without executors."""
+        reason = approval.reason if approval.status == Approval.Status.REJECTED else "no decision was made in time"
+        for step in steps.values():
+            if step.status not in PlanStep.FINISHED_STATUSES:
+                end_step(self.run, step, StepOutcome(PlanStep.Status.SKIPPED, error="The user rejected the plan."))
+        conversation = self.planner_conversation()
+        stored = [
+            row for row in selectors.agent_conversation(agent=self.planner) if row.finish_reason not in UNFINISHED_CALLS
+        ]
+        conversation.load(stored)
+        last = stored[-1] if stored else None
+        if last is not None and last.role == "assistant" and not last.tool_calls:
+            self.answer(last.content)  # an earlier attempt had the whole answer
+            return
+        if last is None or last.role != "user":
+            conversation.add("user", prompts.plan_rejected(reason=reason))
+        conversation.call(tools=None, on_text=self.answer)
 
     def schedule(
         self, steps: dict[str, PlanStep], depends_on: dict[str, list[str]], finished: dict[str, StepOutcome]

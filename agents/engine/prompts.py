@@ -68,3 +68,12 @@ def revision_request(
         lines.append(f"- {key} ({title}){after} [{status}]: {result or '(no result)'}")
     lines.append(f"Revisions left after this one: {revisions_left}.")
     return "\n".join(lines)
+
+
+PLAN_REJECTED = "The user rejected your plan ({reason}). Do not make a plan: answer the request directly, from what \
+you know, and say briefly that no research steps were run."
+
+
+def plan_rejected(*, reason: str) -> str:
+    """Return the user message that tells the planner its plan was rejected."""
+    return PLAN_REJECTED.format(reason=reason or "no reason given")

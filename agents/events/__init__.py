@@ -283,9 +283,12 @@ def _forget(key: tuple[str, str, int]) -> None:
         _logs.pop(key, None)
 
 
-def forget(run: Run) -> None:
-    """Drop this process's log of a run it no longer holds (released, finished, taken over)."""
-    _forget((str(run.pk), run.owner, run.attempt))
+def forget(run: Run, *, owner: str | None = None) -> None:
+    """Drop this process's log of a run it no longer holds (released, finished, taken over).
+
+    ``owner``: the owner it was held as, when ``run.owner`` was already cleared by the release.
+    """
+    _forget((str(run.pk), run.owner if owner is None else owner, run.attempt))
 
 
 @contextlib.contextmanager

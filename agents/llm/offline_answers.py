@@ -204,6 +204,8 @@ def respond(request: dict) -> Say | Call:
         return _route(user_text, offered, max_steps=getattr(settings, "AGENT_MAX_PLAN_STEPS", 8))
     if offered:
         return _execute(user_text, offered, _tool_round(messages) if after_tools else [])
+    if user_text.startswith(PLAN_REJECTED_PREFIX):
+        return Say(_after_rejected_plan(messages))
     if (synthesis := synthesis_input(user_text)) is not None:
         question, results = synthesis
         return Say(synthesise(results, question=question))
@@ -211,6 +213,21 @@ def respond(request: dict) -> Say | Call:
     if results:
         return Say(synthesise(results, question=find_objective(messages, user_text)))
     return Say(small_talk(user_text))
+
+
+# The planner's note when the user rejected its plan (agents.engine.prompts.PLAN_REJECTED).
+PLAN_REJECTED_PREFIX = "The user rejected your plan"
+
+
+def _after_rejected_plan(messages: list[dict]) -> str:
+    """Answer the question whose plan the user rejected, briefly and without research."""
+    users = [message_text(message) for message in messages if message.get("role") == "user"]
+    question = users[-2] if len(users) > 1 else ""
+    topic = _short(_clean(question), 120) if question else "your question"
+    return (
+        f"Understood, I won't run that plan. Without researching it step by step, I can only say this about "
+        f"“{topic}”: ask me a narrower question, or send it again and approve a plan, and I'll go into detail."
+    )
 
 
 def _continue_planner(messages: list[dict], user_text: str) -> Say | Call:
@@ -410,6 +427,18 @@ def tool_error(result_text: str) -> str | None:
     return None
 
 
+_WRITE_VERBS = {"remember": "save that", "forget": "forget that memory", "rename_session": "rename this chat"}
+
+
+def _error_code(result_text: str) -> str | None:
+    try:
+        data = json.loads(result_text)
+    except ValueError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
 def _tool_value(result_text: str):
     try:
         data = json.loads(result_text)
@@ -445,6 +474,8 @@ def _items(value) -> list:
 def describe_tool_result(name: str, arguments: dict, result_text: str) -> str:
     """Return a sentence telling the user what a tool call gave."""
     error = tool_error(result_text)
+    if error is not None and _error_code(result_text) == "rejected":
+        return f"All right, I did not {_WRITE_VERBS.get(name, 'run ' + name.replace('_', ' '))}: {error.rstrip('.')}."
     if error is not None:
         return f"I couldn't complete {name.replace('_', ' ')}: {error}."
     value = _tool_value(result_text)
@@ -457,7 +488,9 @@ def describe_tool_result(name: str, arguments: dict, result_text: str) -> str:
             when = f"{value['time']} on {value.get('weekday', '')} {value['date']}".replace("  ", " ")
         return f"The current time in {zone} is {when}."
     if name == "remember":
-        return f"Saved to memory: “{arguments.get('content') or _describe(value)}”."
+        # The result's content: what was saved, also when the user edited the call before approving it.
+        saved = value.get("content") if isinstance(value, dict) else None
+        return f"Saved to memory: “{saved or arguments.get('content') or _describe(value)}”."
     if name == "forget":
         return "Done — that memory is forgotten."
     if name == "rename_session":

@@ -25,7 +25,7 @@ from agents import events
 from agents.events import catalogue
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput, RunGone, RunNotFound
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, PlanStepDependency, Run, WorkerProcess
-from agents.runs import costs, limits, queue, selectors
+from agents.runs import approvals, costs, limits, queue, selectors
 from agents.runs.conversation_import import history_problem
 from agents.runs.plans import PlanSpec
 from agents.storable import unstorable_reason
@@ -106,6 +106,11 @@ def run_validate_request(payload: Any) -> dict[str, Any]:
         errors["conversation_history"] = [problem]
     clean["conversation_history"] = history
 
+    review_plan = payload.get("review_plan")
+    if review_plan is not None and not isinstance(review_plan, bool):
+        errors["review_plan"] = ["Must be a boolean."]
+    clean["review_plan"] = bool(review_plan)
+
     if errors:
         first = next(iter(errors))
         raise InvalidInput(f"Invalid field '{first}': {errors[first][0]}", code=f"invalid_{first}", fields=errors)
@@ -136,6 +141,7 @@ def run_create(
     reserved_tokens: int = 0,
     multitask: str = queue.REJECT,
     conversation_history: list[tuple[str, str]] | None = None,
+    review_plan: bool = False,
 ) -> tuple[Run, bool]:
     """Store the user's message and a queued run for it, in one transaction.
 
@@ -196,6 +202,7 @@ def run_create(
                 idempotency_key=idempotency_key or None,
                 request_hash=fingerprint if idempotency_key else "",
                 reserved_tokens=reserved_tokens,
+                review_plan=review_plan,
                 lease_until=lease_end(),
                 on_hold=on_hold,
             )
@@ -267,7 +274,7 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
         run.status == Run.Status.RUNNING
         and run.lease_until is not None
         and run.lease_until < now
-        and run.attempt < settings.AGENT_MAX_ATTEMPTS
+        and run.attempts_counted < settings.AGENT_MAX_ATTEMPTS
     ):
         claimable = Run.objects.filter(status=Run.Status.RUNNING, lease_until__lt=now)
     else:
@@ -624,6 +631,15 @@ def run_cancel(*, run: Run) -> Run:
             transaction.on_commit(lambda: _settle_unstarted(user_id=user_id, run_id=run_id))
         else:
             Run.objects.filter(pk=run.pk, status__in=Run.ACTIVE_STATUSES).update(cancel_requested=True)
+    # A run waiting for approvals has no owner to see the flag: it ends here, what it waited for rejected.
+    with transaction.atomic():
+        waiting = Run.objects.select_for_update().filter(pk=run.pk, status=Run.Status.WAITING).first()
+        if waiting is not None:
+            approvals.approvals_close(run=waiting)
+            run_finish(run=waiting, status=Run.Status.CANCELLED)
+    if waiting is not None:
+        limits.budget_settle(user_id=waiting.user_id, run_id=str(waiting.pk), tokens_used=waiting.total_tokens)
+        costs.run_settle(run_id=waiting.pk)
     try:
         run.refresh_from_db()
     except Run.DoesNotExist:

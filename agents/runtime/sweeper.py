@@ -15,6 +15,9 @@ maintenance thread; ``manage.py sweep_runs`` by hand). A sweep:
 - starts the next run of a session whose runs wait on hold behind no
   active run (the promotion after the active run ended was lost).
 
+- expires approvals past ``AGENT_APPROVAL_TIMEOUT`` (they count as
+  rejected) and submits the runs that no longer wait for anything.
+
 Every change is a conditional UPDATE, so sweepers in many processes, and an
 owner that comes back to life, can never both act on one run.
 """
@@ -28,7 +31,7 @@ from django.conf import settings
 
 from agents.models import Run
 from agents.runs import costs, limits, queue, selectors, services
-from agents.runtime import runners
+from agents.runtime import approvals, runners
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +61,26 @@ def _dead_local_owners() -> list[str]:
 
 def sweep(*, at_start: bool = False) -> dict[str, list[str]]:
     """Hand over again the runs nobody executes; fail those out of attempts. Returns the ids by what was done."""
-    done: dict[str, list[str]] = {"requeued": [], "failed": [], "submitted": [], "promoted": []}
+    done: dict[str, list[str]] = {
+        "requeued": [],
+        "failed": [],
+        "submitted": [],
+        "promoted": [],
+        "approvals_expired": [],
+    }
+    done["approvals_expired"] = approvals.approvals_expire_due()
     dead = set(_dead_local_owners())
     lost = selectors.runs_lost(limit=SWEEP_BATCH)
     if dead:
         lost += [run for run in selectors.runs_of_owners(owners=sorted(dead)) if run not in lost]
     for run in lost:
         owner_dead = run.owner in dead
-        if run.attempt >= settings.AGENT_MAX_ATTEMPTS:
+        if run.attempts_counted >= settings.AGENT_MAX_ATTEMPTS:
             if services.run_finish(
                 run=run,
                 status=Run.Status.FAILED,
                 error_code="worker_lost",
-                error_message=WORKER_LOST_MESSAGE.format(attempts=run.attempt),
+                error_message=WORKER_LOST_MESSAGE.format(attempts=run.attempts_counted),
                 error_detail=f"last owner {run.owner}",
                 fenced=True,
             ):

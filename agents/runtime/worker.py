@@ -12,6 +12,8 @@ the bench:
    attempt stopped;
 4. when this process drains, hand it back (``run_release``, reason
    ``drained``) and submit it again so another owner resumes it at once;
+   when the run waits for approvals, the engine has let it go already
+   (status ``waiting``): a decision submits it again;
 5. settle the user's token budget from the finished run's real usage, and
    release what it still holds of the daily dollar budget.
 
@@ -41,7 +43,7 @@ from django.db import close_old_connections, connections
 
 from agents import events
 from agents.engine import planner
-from agents.exceptions import RunGone, RunReleased
+from agents.exceptions import RunGone, RunReleased, RunWaiting
 from agents.models import Run, WorkerProcess
 from agents.runs import costs, limits, selectors, services
 from agents.runtime import runners, sweeper
@@ -126,6 +128,9 @@ def execute_run(run_id: uuid.UUID | str) -> None:
         outcome = ""
         try:
             planner.drive_run(run, should_release=held.release.is_set)
+        except RunWaiting:
+            outcome = "waiting"
+            logger.info("Run %s waits for approval; let go after attempt %d", run_id, run.attempt)
         except RunReleased:
             outcome = "released"
             if services.run_release(run=run, reason="drained"):

@@ -8,262 +8,523 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('chat_sessions', '0001_initial'),
+        ("chat_sessions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Agent',
+            name="Agent",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('role', models.CharField(choices=[('planner', 'Planner'), ('executor', 'Executor')], max_length=16)),
-                ('model', models.CharField(help_text='Model name every call of this agent uses.', max_length=200)),
-                ('permission', models.CharField(choices=[('read_write', 'Read and write'), ('read_only', 'Read only')], max_length=16)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('parent', models.ForeignKey(blank=True, help_text='Spawning agent.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='children', to='agents.agent')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("role", models.CharField(choices=[("planner", "Planner"), ("executor", "Executor")], max_length=16)),
+                ("model", models.CharField(help_text="Model name every call of this agent uses.", max_length=200)),
+                (
+                    "permission",
+                    models.CharField(
+                        choices=[("read_write", "Read and write"), ("read_only", "Read only")], max_length=16
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Spawning agent.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="children",
+                        to="agents.agent",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Plan',
+            name="Plan",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('objective', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('agent', models.ForeignKey(help_text='The planner.', on_delete=django.db.models.deletion.CASCADE, related_name='plans', to='agents.agent')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("objective", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        help_text="The planner.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="plans",
+                        to="agents.agent",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlanStep',
+            name="PlanStep",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('key', models.CharField(help_text='The step id the planner gave it, unique within the plan.', max_length=64)),
-                ('position', models.PositiveIntegerField(help_text='Order in the plan as written.')),
-                ('title', models.CharField(max_length=300)),
-                ('instructions', models.TextField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('skipped', 'Skipped'), ('cancelled', 'Cancelled')], default='pending', max_length=16)),
-                ('result', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, default='')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='agents.plan')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="The step id the planner gave it, unique within the plan.", max_length=64
+                    ),
+                ),
+                ("position", models.PositiveIntegerField(help_text="Order in the plan as written.")),
+                ("title", models.CharField(max_length=300)),
+                ("instructions", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("result", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, default="")),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="steps", to="agents.plan"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'position'],
+                "ordering": ["plan", "position"],
             },
         ),
         migrations.CreateModel(
-            name='PlanStepDependency',
+            name="PlanStepDependency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('depends_on', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dependent_edges', to='agents.planstep')),
-                ('step', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='dependency_edges', to='agents.planstep')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "depends_on",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dependent_edges",
+                        to="agents.planstep",
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="dependency_edges",
+                        to="agents.planstep",
+                    ),
+                ),
             ],
         ),
         migrations.AddField(
-            model_name='planstep',
-            name='depends_on',
-            field=models.ManyToManyField(blank=True, related_name='dependents', through='agents.PlanStepDependency', to='agents.planstep'),
+            model_name="planstep",
+            name="depends_on",
+            field=models.ManyToManyField(
+                blank=True, related_name="dependents", through="agents.PlanStepDependency", to="agents.planstep"
+            ),
         ),
         migrations.CreateModel(
-            name='Run',
+            name="Run",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('interrupted', 'Interrupted')], default='queued', max_length=16)),
-                ('route', models.CharField(blank=True, choices=[('simple', 'Simple'), ('tool', 'Tool'), ('complex', 'Complex')], default='', max_length=16)),
-                ('route_reason', models.TextField(blank=True, default='', help_text='Why the planner chose the route.')),
-                ('idempotency_key', models.CharField(blank=True, help_text="Client's Idempotency-Key; unique per user while kept.", max_length=255, null=True)),
-                ('request_hash', models.CharField(blank=True, default='', help_text='SHA-256 of the request body the key was first used with.', max_length=64)),
-                ('cancel_requested', models.BooleanField(default=False, help_text='Set by cancel; agents stop at the next check.')),
-                ('heartbeat_at', models.DateTimeField(blank=True, help_text='Last sign of life of the worker running it.', null=True)),
-                ('worker', models.CharField(blank=True, default='', help_text='Which process runs it.', max_length=128)),
-                ('last_event_seq', models.PositiveIntegerField(default=0, help_text='Seq of the newest stored event.')),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('total_tokens', models.PositiveIntegerField(default=0)),
-                ('llm_calls', models.PositiveIntegerField(default=0)),
-                ('reserved_tokens', models.PositiveIntegerField(default=0, help_text="Tokens reserved from the user's budget.")),
-                ('error_code', models.CharField(blank=True, default='', max_length=64)),
-                ('error_message', models.TextField(blank=True, default='')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('assistant_message', models.ForeignKey(blank=True, help_text='The answer, once stored.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='runs_written', to='chat_sessions.message')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='chat_sessions.chatsession')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agent_runs', to=settings.AUTH_USER_MODEL)),
-                ('user_message', models.ForeignKey(help_text="The user's message this run answers.", on_delete=django.db.models.deletion.CASCADE, related_name='runs_answering', to='chat_sessions.message')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                            ("interrupted", "Interrupted"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "route",
+                    models.CharField(
+                        blank=True,
+                        choices=[("simple", "Simple"), ("tool", "Tool"), ("complex", "Complex")],
+                        default="",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "route_reason",
+                    models.TextField(blank=True, default="", help_text="Why the planner chose the route."),
+                ),
+                (
+                    "idempotency_key",
+                    models.CharField(
+                        blank=True,
+                        help_text="Client's Idempotency-Key; unique per user while kept.",
+                        max_length=255,
+                        null=True,
+                    ),
+                ),
+                (
+                    "request_hash",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="SHA-256 of the request body the key was first used with.",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "cancel_requested",
+                    models.BooleanField(default=False, help_text="Set by cancel; agents stop at the next check."),
+                ),
+                (
+                    "heartbeat_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Last sign of life of the worker running it.", null=True
+                    ),
+                ),
+                (
+                    "worker",
+                    models.CharField(blank=True, default="", help_text="Which process runs it.", max_length=128),
+                ),
+                ("last_event_seq", models.PositiveIntegerField(default=0, help_text="Seq of the newest stored event.")),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("total_tokens", models.PositiveIntegerField(default=0)),
+                ("llm_calls", models.PositiveIntegerField(default=0)),
+                (
+                    "reserved_tokens",
+                    models.PositiveIntegerField(default=0, help_text="Tokens reserved from the user's budget."),
+                ),
+                ("error_code", models.CharField(blank=True, default="", max_length=64)),
+                ("error_message", models.TextField(blank=True, default="")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assistant_message",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The answer, once stored.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="runs_written",
+                        to="chat_sessions.message",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="chat_sessions.chatsession"
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent_runs",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user_message",
+                    models.ForeignKey(
+                        help_text="The user's message this run answers.",
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="runs_answering",
+                        to="chat_sessions.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.AddField(
-            model_name='plan',
-            name='run',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='plan', to='agents.run'),
+            model_name="plan",
+            name="run",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="plan", to="agents.run"
+            ),
         ),
         migrations.CreateModel(
-            name='Execution',
+            name="Execution",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('task', models.TextField(help_text='What the executor was asked to do.')),
-                ('status', models.CharField(choices=[('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='running', max_length=16)),
-                ('result', models.TextField(blank=True, default='')),
-                ('error', models.TextField(blank=True, default='')),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('total_tokens', models.PositiveIntegerField(default=0)),
-                ('llm_calls', models.PositiveIntegerField(default=0)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('agent', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='execution', to='agents.agent')),
-                ('step', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='agents.planstep')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='executions', to='agents.run')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("task", models.TextField(help_text="What the executor was asked to do.")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("running", "Running"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="running",
+                        max_length=16,
+                    ),
+                ),
+                ("result", models.TextField(blank=True, default="")),
+                ("error", models.TextField(blank=True, default="")),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                ("total_tokens", models.PositiveIntegerField(default=0)),
+                ("llm_calls", models.PositiveIntegerField(default=0)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "agent",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="execution", to="agents.agent"
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="executions", to="agents.planstep"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="executions", to="agents.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['started_at'],
+                "ordering": ["started_at"],
             },
         ),
         migrations.CreateModel(
-            name='AgentMessage',
+            name="AgentMessage",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('role', models.CharField(choices=[('system', 'System'), ('user', 'User'), ('assistant', 'Assistant'), ('tool', 'Tool')], max_length=16)),
-                ('content', models.TextField(blank=True, default='')),
-                ('tool_calls', models.JSONField(blank=True, encoder=django.core.serializers.json.DjangoJSONEncoder, help_text='Tool calls the model made: [{id, name, arguments}].', null=True)),
-                ('tool_call_id', models.CharField(blank=True, default='', help_text='Call a tool row answers.', max_length=128)),
-                ('tool_name', models.CharField(blank=True, default='', max_length=128)),
-                ('model', models.CharField(blank=True, default='', max_length=200)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('latency_ms', models.PositiveIntegerField(blank=True, help_text='Wall time of the LLM call.', null=True)),
-                ('finish_reason', models.CharField(blank=True, default='', max_length=32)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('agent', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversation', to='agents.agent')),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agent_messages', to='agents.run')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[("system", "System"), ("user", "User"), ("assistant", "Assistant"), ("tool", "Tool")],
+                        max_length=16,
+                    ),
+                ),
+                ("content", models.TextField(blank=True, default="")),
+                (
+                    "tool_calls",
+                    models.JSONField(
+                        blank=True,
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                        help_text="Tool calls the model made: [{id, name, arguments}].",
+                        null=True,
+                    ),
+                ),
+                (
+                    "tool_call_id",
+                    models.CharField(blank=True, default="", help_text="Call a tool row answers.", max_length=128),
+                ),
+                ("tool_name", models.CharField(blank=True, default="", max_length=128)),
+                ("model", models.CharField(blank=True, default="", max_length=200)),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "latency_ms",
+                    models.PositiveIntegerField(blank=True, help_text="Wall time of the LLM call.", null=True),
+                ),
+                ("finish_reason", models.CharField(blank=True, default="", max_length=32)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="conversation", to="agents.agent"
+                    ),
+                ),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="agent_messages", to="agents.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.AddField(
-            model_name='agent',
-            name='run',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agents', to='agents.run'),
+            model_name="agent",
+            name="run",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="agents", to="agents.run"
+            ),
         ),
         migrations.CreateModel(
-            name='RunEvent',
+            name="RunEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('seq', models.PositiveIntegerField()),
-                ('type', models.CharField(max_length=32)),
-                ('data', models.JSONField(encoder=django.core.serializers.json.DjangoJSONEncoder, help_text='The whole event as sent, type/run_id/seq/ts included.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('run', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='agents.run')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("seq", models.PositiveIntegerField()),
+                ("type", models.CharField(max_length=32)),
+                (
+                    "data",
+                    models.JSONField(
+                        encoder=django.core.serializers.json.DjangoJSONEncoder,
+                        help_text="The whole event as sent, type/run_id/seq/ts included.",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "run",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="agents.run"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['run', 'seq'],
+                "ordering": ["run", "seq"],
             },
         ),
         migrations.CreateModel(
-            name='Memory',
+            name="Memory",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('content', models.TextField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agent_memories', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("content", models.TextField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="agent_memories",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'memories',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['user', '-created_at'], name='memory_user_created')],
+                "verbose_name_plural": "memories",
+                "ordering": ["-created_at"],
+                "indexes": [models.Index(fields=["user", "-created_at"], name="memory_user_created")],
             },
         ),
         migrations.AddConstraint(
-            model_name='planstepdependency',
-            constraint=models.UniqueConstraint(fields=('step', 'depends_on'), name='planstepdep_unique'),
+            model_name="planstepdependency",
+            constraint=models.UniqueConstraint(fields=("step", "depends_on"), name="planstepdep_unique"),
         ),
         migrations.AddConstraint(
-            model_name='planstepdependency',
-            constraint=models.CheckConstraint(condition=models.Q(('step', models.F('depends_on')), _negated=True), name='planstepdep_not_self'),
+            model_name="planstepdependency",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("step", models.F("depends_on")), _negated=True), name="planstepdep_not_self"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstep',
-            constraint=models.UniqueConstraint(fields=('plan', 'key'), name='planstep_unique_key'),
+            model_name="planstep",
+            constraint=models.UniqueConstraint(fields=("plan", "key"), name="planstep_unique_key"),
         ),
         migrations.AddConstraint(
-            model_name='planstep',
-            constraint=models.UniqueConstraint(fields=('plan', 'position'), name='planstep_unique_position'),
+            model_name="planstep",
+            constraint=models.UniqueConstraint(fields=("plan", "position"), name="planstep_unique_position"),
         ),
         migrations.AddConstraint(
-            model_name='planstep',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'running', 'completed', 'failed', 'skipped', 'cancelled'])), name='planstep_status_valid'),
+            model_name="planstep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["pending", "running", "completed", "failed", "skipped", "cancelled"])
+                ),
+                name="planstep_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['user', '-created_at'], name='run_user_created'),
+            model_name="run",
+            index=models.Index(fields=["user", "-created_at"], name="run_user_created"),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['session', '-created_at'], name='run_session_created'),
+            model_name="run",
+            index=models.Index(fields=["session", "-created_at"], name="run_session_created"),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['status', 'heartbeat_at'], name='run_status_heartbeat'),
+            model_name="run",
+            index=models.Index(fields=["status", "heartbeat_at"], name="run_status_heartbeat"),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running'])), fields=('session',), name='run_one_active_per_session'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["queued", "running"])),
+                fields=("session",),
+                name="run_one_active_per_session",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(condition=models.Q(('idempotency_key__isnull', False)), fields=('user', 'idempotency_key'), name='run_unique_idempotency_key'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("idempotency_key__isnull", False)),
+                fields=("user", "idempotency_key"),
+                name="run_unique_idempotency_key",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'completed', 'failed', 'cancelled', 'interrupted'])), name='run_status_valid'),
+            model_name="run",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "running", "completed", "failed", "cancelled", "interrupted"])
+                ),
+                name="run_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.CheckConstraint(condition=models.Q(('route__in', ['', 'simple', 'tool', 'complex'])), name='run_route_valid'),
+            model_name="run",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("route__in", ["", "simple", "tool", "complex"])), name="run_route_valid"
+            ),
         ),
         migrations.AddIndex(
-            model_name='execution',
-            index=models.Index(fields=['run', 'status'], name='execution_run_status'),
+            model_name="execution",
+            index=models.Index(fields=["run", "status"], name="execution_run_status"),
         ),
         migrations.AddConstraint(
-            model_name='execution',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['running', 'completed', 'failed', 'cancelled'])), name='execution_status_valid'),
+            model_name="execution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["running", "completed", "failed", "cancelled"])),
+                name="execution_status_valid",
+            ),
         ),
         migrations.AddIndex(
-            model_name='agentmessage',
-            index=models.Index(fields=['agent', 'id'], name='agentmessage_agent'),
+            model_name="agentmessage",
+            index=models.Index(fields=["agent", "id"], name="agentmessage_agent"),
         ),
         migrations.AddConstraint(
-            model_name='agentmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['system', 'user', 'assistant', 'tool'])), name='agentmessage_role_valid'),
+            model_name="agentmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["system", "user", "assistant", "tool"])),
+                name="agentmessage_role_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('role', 'executor'), _negated=True), ('permission', 'read_only'), _connector='OR'), name='agent_executor_read_only'),
+            model_name="agent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("role", "executor"), _negated=True), ("permission", "read_only"), _connector="OR"
+                ),
+                name="agent_executor_read_only",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agent',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['planner', 'executor'])), name='agent_role_valid'),
+            model_name="agent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["planner", "executor"])), name="agent_role_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='runevent',
-            constraint=models.UniqueConstraint(fields=('run', 'seq'), name='runevent_unique_seq'),
+            model_name="runevent",
+            constraint=models.UniqueConstraint(fields=("run", "seq"), name="runevent_unique_seq"),
         ),
         migrations.AddConstraint(
-            model_name='runevent',
-            constraint=models.CheckConstraint(condition=models.Q(('seq__gte', 1)), name='runevent_seq_positive'),
+            model_name="runevent",
+            constraint=models.CheckConstraint(condition=models.Q(("seq__gte", 1)), name="runevent_seq_positive"),
         ),
     ]

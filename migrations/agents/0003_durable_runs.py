@@ -5,111 +5,183 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0002_planstep_dependency_same_plan'),
-        ('chat_sessions', '0001_initial'),
+        ("agents", "0002_planstep_dependency_same_plan"),
+        ("chat_sessions", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='WorkerProcess',
+            name="WorkerProcess",
             fields=[
-                ('name', models.CharField(help_text='host:pid:nonce, as in Run.owner.', max_length=128, primary_key=True, serialize=False)),
-                ('kind', models.CharField(choices=[('thread', 'Thread runner (in a web process)'), ('celery', 'Celery worker')], max_length=16)),
-                ('concurrency', models.PositiveIntegerField(default=1, help_text='Runs it executes at once.')),
-                ('draining', models.BooleanField(default=False, help_text='Takes no new run; hands its runs back soon.')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('beat_at', models.DateTimeField(help_text='Last sign of life; live while newer than AGENT_LEASE_SECONDS.')),
+                (
+                    "name",
+                    models.CharField(
+                        help_text="host:pid:nonce, as in Run.owner.", max_length=128, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("thread", "Thread runner (in a web process)"), ("celery", "Celery worker")],
+                        max_length=16,
+                    ),
+                ),
+                ("concurrency", models.PositiveIntegerField(default=1, help_text="Runs it executes at once.")),
+                (
+                    "draining",
+                    models.BooleanField(default=False, help_text="Takes no new run; hands its runs back soon."),
+                ),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "beat_at",
+                    models.DateTimeField(help_text="Last sign of life; live while newer than AGENT_LEASE_SECONDS."),
+                ),
             ],
             options={
-                'verbose_name': 'worker',
-                'ordering': ['-started_at'],
+                "verbose_name": "worker",
+                "ordering": ["-started_at"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='execution',
-            name='execution_status_valid',
+            model_name="execution",
+            name="execution_status_valid",
         ),
         migrations.RemoveConstraint(
-            model_name='run',
-            name='run_one_active_per_session',
+            model_name="run",
+            name="run_one_active_per_session",
         ),
         migrations.RemoveConstraint(
-            model_name='run',
-            name='run_status_valid',
+            model_name="run",
+            name="run_status_valid",
         ),
         migrations.RemoveIndex(
-            model_name='run',
-            name='run_status_heartbeat',
+            model_name="run",
+            name="run_status_heartbeat",
         ),
         migrations.RemoveField(
-            model_name='run',
-            name='heartbeat_at',
+            model_name="run",
+            name="heartbeat_at",
         ),
         migrations.RemoveField(
-            model_name='run',
-            name='worker',
+            model_name="run",
+            name="worker",
         ),
         migrations.AddField(
-            model_name='run',
-            name='attempt',
-            field=models.PositiveIntegerField(default=0, help_text='How many times an owner claimed the run (1: first start).'),
+            model_name="run",
+            name="attempt",
+            field=models.PositiveIntegerField(
+                default=0, help_text="How many times an owner claimed the run (1: first start)."
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='error_detail',
-            field=models.TextField(blank=True, default='', help_text='For operators only: the cause as logged (secrets masked); never sent to users.'),
+            model_name="run",
+            name="error_detail",
+            field=models.TextField(
+                blank=True,
+                default="",
+                help_text="For operators only: the cause as logged (secrets masked); never sent to users.",
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='lease_until',
-            field=models.DateTimeField(blank=True, help_text="Running: the owner's lease ends then, and another process may take the run over. Queued: the sweeper hands the run to a runner again after then.", null=True),
+            model_name="run",
+            name="lease_until",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="Running: the owner's lease ends then, and another process may take the run over. Queued: the sweeper hands the run to a runner again after then.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='owner',
-            field=models.CharField(blank=True, default='', help_text="The process holding the run's lease (host:pid:nonce).", max_length=128),
+            model_name="run",
+            name="owner",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="The process holding the run's lease (host:pid:nonce).",
+                max_length=128,
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='resume_reason',
-            field=models.CharField(blank=True, default='', help_text='Why the next attempt resumes the run: worker_lost, drained.', max_length=16),
+            model_name="run",
+            name="resume_reason",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Why the next attempt resumes the run: worker_lost, drained.",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='execution',
-            name='status',
-            field=models.CharField(choices=[('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('interrupted', 'Interrupted (its worker was lost or drained; the step ran again)')], default='running', max_length=16),
+            model_name="execution",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("running", "Running"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("interrupted", "Interrupted (its worker was lost or drained; the step ran again)"),
+                ],
+                default="running",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='error_message',
-            field=models.TextField(blank=True, default='', help_text='What the user is told.'),
+            model_name="run",
+            name="error_message",
+            field=models.TextField(blank=True, default="", help_text="What the user is told."),
         ),
         migrations.AlterField(
-            model_name='run',
-            name='status',
-            field=models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('waiting', 'Waiting'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('interrupted', 'Interrupted')], default='queued', max_length=16),
+            model_name="run",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("queued", "Queued"),
+                    ("running", "Running"),
+                    ("waiting", "Waiting"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("interrupted", "Interrupted"),
+                ],
+                default="queued",
+                max_length=16,
+            ),
         ),
         migrations.AddIndex(
-            model_name='run',
-            index=models.Index(fields=['status', 'lease_until'], name='run_status_lease'),
+            model_name="run",
+            index=models.Index(fields=["status", "lease_until"], name="run_status_lease"),
         ),
         migrations.AddConstraint(
-            model_name='execution',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['running', 'completed', 'failed', 'cancelled', 'interrupted'])), name='execution_status_valid'),
+            model_name="execution",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["running", "completed", "failed", "cancelled", "interrupted"])),
+                name="execution_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['queued', 'running', 'waiting'])), fields=('session',), name='run_one_active_per_session'),
+            model_name="run",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["queued", "running", "waiting"])),
+                fields=("session",),
+                name="run_one_active_per_session",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='run',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'interrupted'])), name='run_status_valid'),
+            model_name="run",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted"])
+                ),
+                name="run_status_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='workerprocess',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['thread', 'celery'])), name='workerprocess_kind_valid'),
+            model_name="workerprocess",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["thread", "celery"])), name="workerprocess_kind_valid"
+            ),
         ),
     ]

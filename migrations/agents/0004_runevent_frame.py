@@ -21,16 +21,19 @@ def fill_frames(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0003_durable_runs'),
+        ("agents", "0003_durable_runs"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='runevent',
-            name='frame',
-            field=models.TextField(blank=True, default='', help_text='The event as one line of JSON, exactly as streams send it (replays send it as stored).'),
+            model_name="runevent",
+            name="frame",
+            field=models.TextField(
+                blank=True,
+                default="",
+                help_text="The event as one line of JSON, exactly as streams send it (replays send it as stored).",
+            ),
         ),
         migrations.RunPython(fill_frames, migrations.RunPython.noop),
     ]

@@ -4,50 +4,68 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('agents', '0004_runevent_frame'),
+        ("agents", "0004_runevent_frame"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='agentmessage',
-            name='cached_tokens',
-            field=models.PositiveIntegerField(default=0, help_text='Of the prompt tokens, those the provider served from its prompt cache.'),
+            model_name="agentmessage",
+            name="cached_tokens",
+            field=models.PositiveIntegerField(
+                default=0, help_text="Of the prompt tokens, those the provider served from its prompt cache."
+            ),
         ),
         migrations.AddField(
-            model_name='agentmessage',
-            name='cost_known',
-            field=models.BooleanField(default=True, help_text="False when a call's model has no known price (it was counted as 0)."),
+            model_name="agentmessage",
+            name="cost_known",
+            field=models.BooleanField(
+                default=True, help_text="False when a call's model has no known price (it was counted as 0)."
+            ),
         ),
         migrations.AddField(
-            model_name='agentmessage',
-            name='cost_usd',
-            field=models.DecimalField(decimal_places=10, default=0, help_text="US dollars of this LLM call, from its usage and the model's price.", max_digits=20),
+            model_name="agentmessage",
+            name="cost_usd",
+            field=models.DecimalField(
+                decimal_places=10,
+                default=0,
+                help_text="US dollars of this LLM call, from its usage and the model's price.",
+                max_digits=20,
+            ),
         ),
         migrations.AddField(
-            model_name='execution',
-            name='cost_known',
-            field=models.BooleanField(default=True, help_text="False when a call's model has no known price (it was counted as 0)."),
+            model_name="execution",
+            name="cost_known",
+            field=models.BooleanField(
+                default=True, help_text="False when a call's model has no known price (it was counted as 0)."
+            ),
         ),
         migrations.AddField(
-            model_name='execution',
-            name='cost_usd',
-            field=models.DecimalField(decimal_places=10, default=0, help_text="US dollars of the executor's LLM calls.", max_digits=20),
+            model_name="execution",
+            name="cost_usd",
+            field=models.DecimalField(
+                decimal_places=10, default=0, help_text="US dollars of the executor's LLM calls.", max_digits=20
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='cost_known',
-            field=models.BooleanField(default=True, help_text="False when a call's model has no known price (it was counted as 0)."),
+            model_name="run",
+            name="cost_known",
+            field=models.BooleanField(
+                default=True, help_text="False when a call's model has no known price (it was counted as 0)."
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='cost_usd',
-            field=models.DecimalField(decimal_places=10, default=0, help_text="US dollars of all the run's LLM calls.", max_digits=20),
+            model_name="run",
+            name="cost_usd",
+            field=models.DecimalField(
+                decimal_places=10, default=0, help_text="US dollars of all the run's LLM calls.", max_digits=20
+            ),
         ),
         migrations.AddField(
-            model_name='run',
-            name='trace_id',
-            field=models.CharField(blank=True, default='', help_text='OpenTelemetry trace id (32 hex digits) when traced.', max_length=32),
+            model_name="run",
+            name="trace_id",
+            field=models.CharField(
+                blank=True, default="", help_text="OpenTelemetry trace id (32 hex digits) when traced.", max_length=32
+            ),
         ),
     ]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("agents", "0005_cost_and_trace"),
+        ("agents", "0006_approvals"),
     ]
 
     operations = [

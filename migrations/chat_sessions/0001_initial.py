@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,46 +15,83 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ChatSession',
+            name="ChatSession",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('title', models.CharField(blank=True, default='', max_length=200)),
-                ('context_type', models.CharField(default='general', help_text="Label of what the chat is about (CONTRACT.md 'context_type').", max_length=64)),
-                ('entity_id', models.CharField(blank=True, help_text='Id of the thing the chat is about.', max_length=255, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True, help_text='Last activity: bumped by every new message.')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chat_sessions', to=settings.AUTH_USER_MODEL)),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("title", models.CharField(blank=True, default="", max_length=200)),
+                (
+                    "context_type",
+                    models.CharField(
+                        default="general",
+                        help_text="Label of what the chat is about (CONTRACT.md 'context_type').",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "entity_id",
+                    models.CharField(
+                        blank=True, help_text="Id of the thing the chat is about.", max_length=255, null=True
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, help_text="Last activity: bumped by every new message."),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chat_sessions",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-created_at'],
+                "ordering": ["-updated_at", "-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('role', models.CharField(choices=[('user', 'User'), ('assistant', 'Assistant')], max_length=16)),
-                ('content', models.TextField()),
-                ('prompt_tokens', models.PositiveIntegerField(default=0, help_text='Prompt tokens of the run that wrote it.')),
-                ('completion_tokens', models.PositiveIntegerField(default=0, help_text='Completion tokens of that run.')),
-                ('total_tokens', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='chat_sessions.chatsession')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("role", models.CharField(choices=[("user", "User"), ("assistant", "Assistant")], max_length=16)),
+                ("content", models.TextField()),
+                (
+                    "prompt_tokens",
+                    models.PositiveIntegerField(default=0, help_text="Prompt tokens of the run that wrote it."),
+                ),
+                (
+                    "completion_tokens",
+                    models.PositiveIntegerField(default=0, help_text="Completion tokens of that run."),
+                ),
+                ("total_tokens", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="chat_sessions.chatsession",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='chatsession',
-            index=models.Index(fields=['user', '-updated_at'], name='chatsession_user_updated'),
+            model_name="chatsession",
+            index=models.Index(fields=["user", "-updated_at"], name="chatsession_user_updated"),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['session', 'created_at'], name='message_session_created'),
+            model_name="message",
+            index=models.Index(fields=["session", "created_at"], name="message_session_created"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['user', 'assistant'])), name='message_role_valid'),
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["user", "assistant"])), name="message_role_valid"
+            ),
         ),
     ]

@@ -4,19 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat_sessions', '0001_initial'),
+        ("chat_sessions", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='status',
-            field=models.CharField(choices=[('complete', 'Complete'), ('incomplete', 'Incomplete')], default='complete', help_text="'incomplete': an answer cut off before the model finished it (its stream broke); the content is what had arrived.", max_length=16),
+            model_name="message",
+            name="status",
+            field=models.CharField(
+                choices=[("complete", "Complete"), ("incomplete", "Incomplete")],
+                default="complete",
+                help_text="'incomplete': an answer cut off before the model finished it (its stream broke); the content is what had arrived.",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['complete', 'incomplete'])), name='message_status_valid'),
+            model_name="message",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["complete", "incomplete"])), name="message_status_valid"
+            ),
         ),
     ]

@@ -4,20 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('chat_sessions', '0002_message_status'),
+        ("chat_sessions", "0002_message_status"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='chatsession',
-            name='cost_usd',
-            field=models.DecimalField(decimal_places=10, default=0, help_text='US dollars of every LLM call made for the session.', max_digits=20),
+            model_name="chatsession",
+            name="cost_usd",
+            field=models.DecimalField(
+                decimal_places=10,
+                default=0,
+                help_text="US dollars of every LLM call made for the session.",
+                max_digits=20,
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='cost_usd',
-            field=models.DecimalField(decimal_places=10, default=0, help_text='US dollars of the run that wrote it.', max_digits=20),
+            model_name="message",
+            name="cost_usd",
+            field=models.DecimalField(
+                decimal_places=10, default=0, help_text="US dollars of the run that wrote it.", max_digits=20
+            ),
         ),
     ]

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored } from "../../static/chat/js/run-state.js";
+import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "../../static/chat/js/run-state.js";
 
 const RUN = "11111111-1111-4111-8111-111111111111";
 const SESSION = "22222222-2222-4222-8222-222222222222";
@@ -211,4 +211,45 @@ test("thinking is kept per agent and never joins the answer", () => {
   assert.equal(state.answer, "It is 5.");
   const same = reduceRun(state, { type: "thinking", delta: "", agent_id: "p", agent_kind: "planner", run_id: RUN, seq: 6 });
   assert.equal(same.thinking, state.thinking, "an empty delta changes nothing");
+});
+
+test("approvals: a waiting run shows what it waits for, then the decision and who made it", () => {
+  const approval = { id: "a1", kind: "tool", tool: "remember", arguments: { content: "tea" }, plan: null, agent_id: "g", expires_at: "2030-01-01T00:00:00Z" };
+  const waiting = reduceEvents(
+    numbered(
+      { type: "session", session: { id: SESSION } },
+      { type: "analysis", strategy: "tool", reason: "remember" },
+      { type: "approval_required", approval },
+    ),
+  );
+  assert.equal(waiting.status, "waiting");
+  assert.deepEqual(
+    waiting.approvals.map((item) => [item.id, item.tool, item.decision]),
+    [["a1", "remember", null]],
+  );
+  const decided = reduceEvents(
+    [
+      { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "approved", arguments: { content: "green tea" }, reason: "", decided_by: "alice" } },
+      { run_id: RUN, seq: 5, type: "resumed", attempt: 2, reason: "approval", answer_reset: false },
+    ],
+    waiting,
+  );
+  assert.equal(decided.status, "running");
+  assert.equal(decided.approvals[0].decision, "approved");
+  assert.equal(decided.approvals[0].decidedBy, "alice");
+  assert.deepEqual(decided.approvals[0].decidedArguments, { content: "green tea" });
+  assert.equal(reduceRun(decided, { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "rejected" } }), decided, "a replay changes nothing");
+});
+
+test("approvals read back from the API after a reload keep their decision", () => {
+  const stored = runFromStored({ id: RUN, status: "completed", route: "tool" }, { id: "m", content: "Saved." });
+  const state = withApprovals(stored, [
+    { id: "a2", kind: "tool", tool: "forget", arguments: {}, created_at: "2030-01-01T00:00:02Z", decision: "rejected", reason: "no", decided_by: "alice" },
+    { id: "a1", kind: "tool", tool: "remember", arguments: {}, created_at: "2030-01-01T00:00:01Z", decision: "approved", decided_by: "alice" },
+  ]);
+  assert.deepEqual(state.approvals.map((item) => [item.id, item.decision, item.decidedBy, item.reason]), [
+    ["a1", "approved", "alice", ""],
+    ["a2", "rejected", "alice", "no"],
+  ]);
+  assert.equal(withApprovals(stored, []), stored);
 });

@@ -112,6 +112,7 @@ def test_stream_endpoint_describes_body_sse_and_errors(schema):
         "entity_id",
         "multitask",
         "conversation_history",
+        "review_plan",
     }
     ok = operation["responses"]["200"]
     assert set(ok["content"]) == {"text/event-stream"}

@@ -12,7 +12,7 @@ import { userMessage } from "./messages.js";
 import { drawIcons, el, formatNumber, load, store } from "./dom.js";
 import { ACTIVE_STATUSES, EVENT } from "./events.js";
 import { followRun } from "./reconnect.js";
-import { answerOnly, formatUsd, initialRunState, reduceEvents, reduceRun, runFromStored } from "./run-state.js";
+import { answerOnly, formatUsd, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "./run-state.js";
 import { RunView } from "./run-view.js";
 import { Follower } from "./scroll.js";
 import { Sidebar } from "./sidebar.js";
@@ -346,6 +346,7 @@ async function send(raw, { origin = "composer" } = {}) {
 
   const params = new URLSearchParams(location.search);
   const body = { message: text, session_id: page.sessionId };
+  if (document.getElementById("review-plan")?.checked) body.review_plan = true; // approval-view.js shows the plan
   if (!page.sessionId) {
     body.context_type = params.get("context_type") || null;
     body.entity_id = params.get("entity_id") || null;
@@ -408,6 +409,7 @@ function drawHistory(messages, runs) {
   const answered = new Set(runs.map((run) => run.assistant_message_id).filter(Boolean));
   const active = [];
   const complex = [];
+  const decided = []; // finished runs that may have approvals to show
   for (const message of messages) {
     if (message.role === "user") {
       const run = runByQuestion.get(message.id);
@@ -422,6 +424,7 @@ function drawHistory(messages, runs) {
         const answer = run.assistant_message_id ? byId.get(run.assistant_message_id) || null : null;
         view.render(runFromStored(run, answer));
         if (run.route === "complex") complex.push([view, run, answer]);
+        if (run.route === "complex" || run.route === "tool") decided.push(view);
       }
     } else if (!answered.has(message.id)) {
       const view = newView();
@@ -429,7 +432,25 @@ function drawHistory(messages, runs) {
       view.render(answerOnly(message));
     }
   }
-  return { active, complex };
+  return { active, complex, decided };
+}
+
+/** Read the approvals of stored runs (a few at a time) and draw what was decided, and by whom. */
+async function drawApprovals(views, token) {
+  const queue = [...views];
+  const worker = async () => {
+    while (queue.length) {
+      const view = queue.shift();
+      try {
+        const approvals = await api(`/api/agent/runs/${view.state.runId}/approvals`);
+        if (token !== page.openToken) return;
+        view.render(withApprovals(view.state, approvals));
+      } catch {
+        /* the answer is there; only its approvals stay unshown */
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DETAIL_CONCURRENCY, queue.length) }, worker));
 }
 
 /** Read the plans and executors of stored complex runs (a few at a time) and draw them. */
@@ -441,7 +462,7 @@ async function drawPlans(complex, token) {
       try {
         const detail = await api(`/api/agent/runs/${run.id}`);
         if (token !== page.openToken) return;
-        view.render(runFromStored(run, answer, detail));
+        view.render({ ...runFromStored(run, answer, detail), approvals: view.state?.approvals || [] });
       } catch {
         /* the plan stays unshown; the answer and its status are there */
       }
@@ -483,7 +504,7 @@ async function openSession(sessionId, { focusComposer = true, force = false } = 
   }
   if (token !== page.openToken) return; // another chat was opened meanwhile
   ui.title.textContent = session.title || "Untitled chat";
-  const { active, complex } = drawHistory(messages, runs);
+  const { active, complex, decided } = drawHistory(messages, runs);
   follower.jump();
   const latest = active.at(-1);
   for (const [turn, run] of active.slice(0, -1)) {
@@ -499,6 +520,7 @@ async function openSession(sessionId, { focusComposer = true, force = false } = 
   if (!page.live) composer.restoreDraft();
   if (focusComposer && !PHONE.matches) composer.focus();
   drawPlans(complex, token);
+  drawApprovals(decided, token);
 }
 
 function newChat() {

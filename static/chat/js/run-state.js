@@ -21,6 +21,8 @@ export function initialRunState({ runId = null, sessionId = null } = {}) {
     executors: [], // [{id, stepId, task, status, result, usage, durationMs}]
     toolCalls: [], // [{id, tool, arguments, agentId, agentKind, status, result, error, durationMs}]
     thinking: [], // [{agentId, agentKind, text}]: each agent's reasoning and progress, never the answer
+
+    approvals: [], // [{id, kind, tool, arguments, plan, expiresAt, decision, decidedArguments, reason, decidedBy}]
     answer: "",
     notes: [], // [{kind: "retry" | "warning" | "resumed", text}]
     error: null, // {code, message}: why the run failed or was interrupted
@@ -174,10 +176,32 @@ const REDUCERS = {
     return { ...state, notes: [...state.notes, { kind: "retry", text: `The model was busy; trying again${wait}…` }] };
   },
 
+  [EVENT.APPROVAL_REQUIRED]: (state, event) => {
+    const approval = approvalFrom(event.approval);
+    if (!approval.id || state.approvals.some((known) => known.id === approval.id)) return state;
+    return { ...state, status: "waiting", approvals: [...state.approvals, approval] };
+  },
+
+  [EVENT.APPROVAL_RESULT]: (state, event) => {
+    const decided = event.approval || {};
+    const approvals = replaceWhere(
+      state.approvals,
+      (approval) => approval.id === String(decided.id),
+      () => ({
+        decision: decided.decision || "rejected",
+        decidedArguments: decided.arguments ?? null,
+        reason: decided.reason || "",
+        decidedBy: decided.decided_by ?? null,
+      }),
+    );
+    return approvals === state.approvals ? state : { ...state, approvals };
+  },
+
   [EVENT.RESUMED]: (state, event) => {
-    const why = event.reason === "approval" ? "" : " after a server restart";
+    const why = event.reason === "approval" ? " after your decision" : " after a server restart";
     return {
       ...state,
+      status: "running",
       attempt: typeof event.attempt === "number" ? event.attempt : state.attempt + 1,
       answer: event.answer_reset ? "" : state.answer,
       notes: [...state.notes, { kind: "resumed", text: `The run was picked up again${why}.` }],
@@ -203,6 +227,29 @@ const REDUCERS = {
     messageId: event.message_id || null,
   }),
 };
+
+/** Return an approval as the state keeps it, from an event's or the API's approval. */
+export function approvalFrom(approval) {
+  return {
+    id: approval?.id ? String(approval.id) : "",
+    kind: approval?.kind === "plan" ? "plan" : "tool",
+    tool: approval?.tool || "",
+    arguments: approval?.arguments ?? null,
+    plan: approval?.plan ?? null,
+    expiresAt: approval?.expires_at || null,
+    decision: approval?.decision || null,
+    decidedArguments: approval?.decided_arguments ?? null,
+    reason: approval?.reason || "",
+    decidedBy: approval?.decided_by ?? null,
+  };
+}
+
+/** Return the state with the run's approvals as the API lists them (a run read back after a reload). */
+export function withApprovals(state, approvals) {
+  if (!Array.isArray(approvals) || !approvals.length) return state;
+  const listed = [...approvals].sort((a, b) => String(a.created_at).localeCompare(String(b.created_at)));
+  return { ...state, approvals: listed.map(approvalFrom) };
+}
 
 /** Close what was still open when a run ended: running steps, executors and tool calls end with it. */
 function finish(state, { status, usage, durationMs, messageId }) {

@@ -5,6 +5,7 @@
  * touched, so a live run and a run read back after a reload are drawn by the
  * same code. The answer is markdown, drawn at most once per frame.
  */
+import { ApprovalCards } from "./approval-view.js";
 import { asText, copyButton, el, formatDuration, formatNumber, formatTokens, icon } from "./dom.js";
 import { formatUsd } from "./run-state.js";
 
@@ -63,6 +64,7 @@ export class RunView {
 
     this.routeBox = el("div", { class: "run-route", hidden: true });
     this.trace = el("div", { class: "run-trace" });
+    this.approvals = new ApprovalCards();
     this.working = el("p", { class: "thinking" }, el("span", { class: "dots", "aria-hidden": "true" }), " Working on it…");
     this.answerBox = el("div", { class: "bubble answer markdown", "aria-live": "polite", "aria-busy": "true", "aria-atomic": "false" });
     this.notes = el("div", { class: "run-errors" });
@@ -74,6 +76,7 @@ export class RunView {
       el("div", { class: "message-role", "aria-hidden": "true", text: "Assistant" }),
       this.routeBox,
       this.trace,
+      this.approvals.node,
       this.working,
       this.answerBox,
       this.notes,
@@ -94,9 +97,11 @@ export class RunView {
     if (!before || state.executors !== before.executors) this.drawExecutors(state);
     if (!before || state.toolCalls !== before.toolCalls) this.drawToolCalls(state);
     if (!before || state.thinking !== before.thinking) this.drawThinking(state);
+
+    if (!before || state.approvals !== before.approvals || state.finished !== before.finished) this.approvals.render(state);
     if (state.notes.length !== this.notesShown) this.drawNotes(state);
     if (state.answer !== this.answerShown) this.scheduleAnswer(state.finished);
-    this.working.hidden = state.finished || Boolean(state.answer);
+    this.working.hidden = state.finished || Boolean(state.answer) || state.status === "waiting";
     if (state.finished && (!before || !before.finished || before.status !== state.status)) this.drawOutcome(state);
     else if (!state.finished) this.node.dataset.status = state.status || "running";
   }

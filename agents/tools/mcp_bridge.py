@@ -33,7 +33,8 @@ logger = logging.getLogger("agents.tools.mcp")
 RETRY_FIRST_SECONDS = 1.0
 # Pages of one tools/list walk (a server whose cursor never ends cannot hang a refresh).
 MAX_LIST_PAGES = 50
-# Seconds stop() waits for the sessions to close before it gives the loop up.
+# Seconds a session may take to close politely before it is cut, and stop()'s bound on the whole.
+CLOSE_SECONDS = 3.0
 STOP_SECONDS = 10.0
 
 
@@ -207,7 +208,12 @@ class McpBridge:
         self._stopping = True
         for task in self._supervisors:
             task.cancel()
-        await asyncio.gather(*self._supervisors, return_exceptions=True)
+        # A session closes politely (an HTTP DELETE, a stdio server's exit); one that takes too long is cut.
+        _, slow = await asyncio.wait(self._supervisors, timeout=CLOSE_SECONDS)
+        for task in slow:
+            task.cancel()
+        if slow:
+            await asyncio.wait(slow, timeout=CLOSE_SECONDS)
         self._supervisors.clear()
 
     async def _supervise(self, server: _Server) -> None:

@@ -8,17 +8,9 @@ from rest_framework.authtoken.models import Token
 
 from tests.live_server import LiveClient
 from tests.stub_model import Text, ToolCalls
-from tests.support.mcp_server import FactsServer
 from tests.support.processes import Web, platform_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def facts():
-    server = FactsServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -23,38 +23,10 @@ from agents.tools.registry import READ, READ_ONLY, READ_WRITE, WRITE
 from agents_platform.mcp_config import check_servers, env_mcp_servers
 from tests.factories import make_run, run_message, stored_events
 from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan, tool_names
-from tests.support.mcp_server import ROOT_SCRIPT, FactsServer
+from tests.support.mcp_server import ROOT_SCRIPT, FactsServer, facts_config
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def facts():
-    server = FactsServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def connect(settings):
-    """Point AGENT_MCP_SERVERS at servers and start the bridge; stop it (and check it left nothing) after."""
-
-    def start(*servers: dict, timeout: float = 10.0, refresh: float = 300.0, max_chars: int = 20_000) -> None:
-        settings.AGENT_MCP_SERVERS = list(servers)
-        settings.AGENT_MCP_TIMEOUT = timeout
-        settings.AGENT_MCP_REFRESH = refresh
-        settings.AGENT_MCP_MAX_RESULT_CHARS = max_chars
-        mcp_tools.ensure_started()
-
-    yield start
-    mcp_tools.stop()
-    assert not [thread for thread in threading.enumerate() if thread.name == "agents-mcp"]
-    assert not [name for name in default_registry.names() if "__" in name]
-
-
-def facts_config(server: FactsServer, **extra) -> dict:
-    return {"name": "facts", "url": server.url, "read_only": ["lookup", "slow", "huge", "fail"], **extra}
 
 
 def context(user, role: str = Agent.Role.PLANNER) -> ToolContext:

@@ -1,5 +1,9 @@
 """A real MCP server for tests, built with the ``mcp`` SDK (``MCPServer``), over streamable HTTP or stdio.
 
+Fixtures (import them into a test module): ``facts`` (the server, started and
+stopped), ``connect`` (set AGENT_MCP_SERVERS and start the platform's bridge;
+at teardown stop it and check it left no thread and no MCP tool behind).
+
 ``FactsServer().start()`` serves it with uvicorn on a free port in a thread of
 this process; ``stop()`` stops exactly that server and joins its thread. It
 records every call it gets (``calls``) and the headers of every HTTP request
@@ -20,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
@@ -108,6 +113,37 @@ class FactsServer:
 
     def called(self, name: str) -> list[dict[str, Any]]:
         return [arguments for tool, arguments in self.calls if tool == name]
+
+
+def facts_config(server: FactsServer, **extra) -> dict:
+    """Return the AGENT_MCP_SERVERS entry of the facts server (save_note is the one write tool)."""
+    return {"name": "facts", "url": server.url, "read_only": ["lookup", "slow", "huge", "fail"], **extra}
+
+
+@pytest.fixture
+def facts():
+    server = FactsServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def connect(settings):
+    """Point AGENT_MCP_SERVERS at servers and start the bridge; stop it (and check it left nothing) after."""
+    from agents.tools import default_registry
+    from agents.tools import mcp as mcp_tools
+
+    def start(*servers: dict, timeout: float = 10.0, refresh: float = 300.0, max_chars: int = 20_000) -> None:
+        settings.AGENT_MCP_SERVERS = list(servers)
+        settings.AGENT_MCP_TIMEOUT = timeout
+        settings.AGENT_MCP_REFRESH = refresh
+        settings.AGENT_MCP_MAX_RESULT_CHARS = max_chars
+        mcp_tools.ensure_started()
+
+    yield start
+    mcp_tools.stop()
+    assert not [thread for thread in threading.enumerate() if thread.name == "agents-mcp"]
+    assert not [name for name in default_registry.names() if "__" in name]
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -264,7 +264,14 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
     lost) marks that owner's executions interrupted first. The returned run
     carries ``owner`` and ``attempt``: events and writes are fenced by them.
     """
-    run = Run.objects.select_related("session", "user", "user_message").filter(pk=run_id).first()
+    # Whether the session has messages but this run's: a first message needs no history read.
+    others = Message.objects.filter(session_id=OuterRef("session_id")).exclude(pk=OuterRef("user_message_id"))
+    run = (
+        Run.objects.select_related("session", "user", "user_message")
+        .annotate(session_has_history=Exists(others))
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         return None
     now = timezone.now()

@@ -46,6 +46,7 @@ from agents.engine import planner
 from agents.exceptions import RunGone, RunReleased, RunWaiting
 from agents.models import Run, WorkerProcess
 from agents.runs import costs, limits, selectors, services
+from agents.runs.connections import release_thread_connections
 from agents.runtime import runners, sweeper
 from agents.telemetry import tracing
 from agents.tools import mcp as mcp_tools
@@ -147,7 +148,7 @@ def execute_run(run_id: uuid.UUID | str) -> None:
     except Exception:
         logger.exception("Run %s: the runtime failed", run_id)
     finally:
-        connections.close_all()
+        release_thread_connections()  # a pool slot goes back; an SQLite file handle stays with the thread
 
 
 def _hand_on(run_id: str) -> None:

@@ -1,5 +1,6 @@
 # make run   — start the platform (own .venv, migrations, demo user, uvicorn, offline model, SQLite)
-# make test  — lint, the JavaScript unit tests (Node 20), migration and deploy checks, the whole test suite
+# make test  — lint, the JavaScript unit tests (Node 20), `npm ci` when node_modules is missing or stale,
+#              migration and deploy checks, the whole test suite (with the real AG-UI and AI SDK clients)
 # make worker — a Celery worker executing runs (AGENT_RUNNER=celery; many machines)
 # make bench — benchmarks against their floors, SQLite and PostgreSQL (never part of the tests; BENCH_QUICK=1: a smoke run)
 
@@ -43,7 +44,12 @@ lint: $(STAMP)
 test-js:
 	node --test tests/js/
 
-test: lint test-js
+# The real AG-UI and AI SDK clients the protocol tests run (package-lock.json; never committed).
+node_modules: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch node_modules
+
+test: lint test-js node_modules
 	$(PY) manage.py makemigrations --check --dry-run
 	$(DEPLOY_ENV) $(PY) manage.py check --deploy --fail-level WARNING
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
@@ -52,4 +58,4 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts node_modules

@@ -9,7 +9,9 @@ here: at startup the runtime's maintenance thread starts (it resumes what an
 earlier process left: queued runs, and runs whose owner was a process of this
 host that is gone); at shutdown (SIGTERM, Ctrl-C) the process drains: it takes
 no new run, lets its runs go on for ``AGENT_DRAIN_SECONDS``, then hands the
-rest back, so the next process (or another one) resumes them.
+rest back, so the next process (or another one) resumes them. The MCP
+servers' tools are listed at startup (``AGENT_MCP_SERVERS``); their sessions
+close at shutdown, after the drain.
 """
 
 import asyncio
@@ -52,12 +54,14 @@ class Lifespan:
         if scope["type"] != "lifespan":
             return await self.app(scope, receive, send)
         from agents.runtime import worker
+        from agents.tools import mcp as mcp_tools
 
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
                     await asyncio.to_thread(worker.ensure_maintenance)
+                    await asyncio.to_thread(mcp_tools.ensure_started)
                     settle_garbage_collector()
                 except Exception as exc:  # a server that cannot start says why
                     logger.exception("Startup failed")

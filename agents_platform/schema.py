@@ -19,6 +19,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse
 
 from agents.events import catalogue
+from agents_platform.schema_protocols import protocol_paths
 
 SCHEMA_REF = "#/components/schemas/{}"
 
@@ -533,6 +534,8 @@ def add_streaming_endpoints(result: dict[str, Any], generator, request, public) 
     security = [{name: []} for name in ("tokenAuth", "cookieAuth") if name in schemes] or [{}]
     paths = result.setdefault("paths", {})
     for path, item in streaming_paths(security, idempotency_key_max=run_services.IDEMPOTENCY_KEY_MAX_CHARS).items():
+        paths.setdefault(path, {}).update(item)
+    for path, item in protocol_paths(security, _error_response).items():
         paths.setdefault(path, {}).update(item)
     runs_list = paths.get("/api/sessions/{session_id}/runs/", {}).get("get")
     if runs_list is not None:

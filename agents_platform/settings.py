@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from agents_platform.mcp_config import env_mcp_servers
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -191,6 +193,8 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
+    # A file handle, not a server slot: kept by its thread (closing one costs a WAL checkpoint, ~2-4 ms a run).
+    _database["CONN_MAX_AGE"] = None
     # Tests run agents in threads and a real server in the same process, so
     # the test database must be a file that every connection can open.
     _database["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"agents-platform-test-{os.getpid()}.sqlite3")}
@@ -262,6 +266,14 @@ AGENT_MAX_PARALLEL_EXECUTORS = env_int("AGENT_MAX_PARALLEL_EXECUTORS", 4, minimu
 # Times the planner may revise a plan in one run after a step failed or stalled (0: never asked).
 AGENT_MAX_REPLANS = env_int("AGENT_MAX_REPLANS", 2, minimum=0)
 AGENT_HISTORY_TOKENS = env_int("AGENT_HISTORY_TOKENS", 4000, minimum=0)
+# MCP servers whose tools the agents may call (agents_platform/mcp_config.py has the format).
+AGENT_MCP_SERVERS = env_mcp_servers("AGENT_MCP_SERVERS", env_str("AGENT_MCP_SERVERS"))
+# Seconds one MCP tool call may take (its result is then `ok: false`, code `mcp_timeout`).
+AGENT_MCP_TIMEOUT = env_float("AGENT_MCP_TIMEOUT", 30.0)
+# Seconds between two listings of a server's tools; a server that is down is tried again sooner.
+AGENT_MCP_REFRESH = env_float("AGENT_MCP_REFRESH", 300.0)
+# Characters of one MCP tool result the model sees; a longer result is cut and marked `truncated`.
+AGENT_MCP_MAX_RESULT_CHARS = env_int("AGENT_MCP_MAX_RESULT_CHARS", 20_000, minimum=1_000)
 AGENT_RUNNER_WORKERS = env_int("AGENT_RUNNER_WORKERS", 8, minimum=1)
 # Who executes runs: "thread" (a pool in the web process), "celery" (workers
 # started with `make worker`), or the dotted path of a class with the
@@ -509,6 +521,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "agents_platform.schema.add_streaming_endpoints",
+        "agents_platform.schema_tools.add_tools",
     ],
 }
 

@@ -5,6 +5,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
+from agents.http.agui import agui_rejoin, agui_run
+from agents.http.aisdk import chat as aisdk_chat
+from agents.http.aisdk import chat_stream as aisdk_chat_stream
 from agents.http.history import SessionRunListApi
 from agents.http.observability import MetricsApi, StatsApi
 from agents.http.session_feed import session_stream
@@ -28,6 +31,10 @@ urlpatterns = [
     path("admin/login/", throttle_failed_logins(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/agent/", include("agents.urls")),
+    path("api/ag-ui", agui_run, name="ag-ui"),
+    path("api/ag-ui/runs/<str:run_id>", agui_rejoin, name="ag-ui-run"),
+    path("api/ai-sdk/chat", aisdk_chat, name="ai-sdk-chat"),
+    path("api/ai-sdk/chat/<str:chat_id>/stream", aisdk_chat_stream, name="ai-sdk-chat-stream"),
     # Before the sessions include: the runs list reads the engine's models, so it lives in agents.
     # A str id (not uuid) so a malformed id gets the JSON 404, as on every other session route.
     path("api/sessions/<str:session_id>/runs/", SessionRunListApi.as_view(), name="session-runs"),

@@ -63,6 +63,13 @@ def healthz(request):
         "runner": settings.AGENT_RUNNER,
         "workers": _live_workers() if database == "ok" else {"state": "unknown", "live": 0},
     }
+    if settings.AGENT_MCP_SERVERS:
+        # A server that is down withdraws its tools; it never makes the platform unhealthy.
+        from agents.tools import mcp as mcp_tools
+
+        body["mcp"] = {
+            name: {"up": state["up"], "tools": len(state["tools"])} for name, state in mcp_tools.statuses().items()
+        }
     return JsonResponse(body, status=200 if healthy else 503)
 
 

@@ -69,3 +69,28 @@ def message_search(
 def session_exists(*, session_id: uuid.UUID | str) -> bool:
     """Return whether the session still exists (a feed ends when it is deleted)."""
     return ChatSession.objects.filter(pk=session_id).exists()
+
+
+# The namespace of the session ids bound to other clients' chat and thread ids (uuid5 of user and id).
+CLIENT_ID_NAMESPACE = uuid.UUID("6f0b7c8e-5a1d-4c39-9a57-0d3f7b1e2c44")
+CLIENT_ID_MAX_CHARS = 200
+
+
+def session_for_client_id(*, user: AbstractBaseUser, client_id: str) -> tuple[uuid.UUID | None, uuid.UUID]:
+    """Return (the user's session a client's chat or thread id names, or None; the id a new one would get).
+
+    The id names a session when it is one of the user's session ids, or when
+    it was bound to one before: a chat or thread id the user had not used
+    starts a session whose id is derived from the user and that id (uuid5),
+    so the same id finds it again and another user's ids never collide.
+    """
+    try:
+        own = uuid.UUID(client_id)
+    except ValueError:
+        own = None
+    if own is not None and ChatSession.objects.filter(user=user, pk=own).exists():
+        return own, own
+    bound = uuid.uuid5(CLIENT_ID_NAMESPACE, f"{user.pk}:{client_id}")
+    if ChatSession.objects.filter(user=user, pk=bound).exists():
+        return bound, bound
+    return None, bound

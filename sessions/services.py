@@ -28,9 +28,11 @@ def session_create(
     title: str = "",
     context_type: str | None = None,
     entity_id: str | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> ChatSession:
-    """Create a session for the user."""
+    """Create a session for the user (with the given id, when one is given)."""
     return ChatSession.objects.create(
+        **({"pk": session_id} if session_id is not None else {}),
         user=user,
         title=_clean_title(title),
         context_type=context_type or "general",

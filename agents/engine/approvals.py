@@ -11,7 +11,12 @@ unanswered, and answers it here from the decision:
 - approved: the call runs with the approved (maybe edited) arguments in one
   transaction with its ``tool_call`` / ``tool_result`` events, its stored
   result and the approval marked executed, so a worker lost half-way leaves
-  nothing and the next attempt runs it; once committed it never runs again;
+  nothing and the next attempt runs it; once committed it never runs again.
+  A tool that acts outside the database (an MCP server's) cannot commit with
+  the mark, and no transaction is held while it waits on the network: it is
+  marked executed (outcome unknown) first, then called, then its outcome is
+  stored, so it runs at most once; an attempt lost while it ran leaves the
+  next one to answer ``outcome_unknown`` instead of calling it again;
 - rejected or expired: the model gets ``ok: false``, ``error.code: rejected``.
 
 With ``review_plan`` the stored plan waits the same way, as one approval of
@@ -30,9 +35,19 @@ from agents.exceptions import RunCancelled, RunWaiting
 from agents.llm.gateway import ToolCall
 from agents.models import Approval, Plan, Run
 from agents.runs import approvals
+from agents.runs.connections import give_back_connection
 from agents.tools import ToolOutcome, registry
 
 REJECTED = "rejected"
+# What an approved call outside the database is marked with before it runs (and answers if its attempt is lost).
+OUTCOME_UNKNOWN = {
+    "ok": False,
+    "error": {
+        "code": "outcome_unknown",
+        "message": "The run was interrupted while this approved call ran; it was not run again, "
+        "so whether it took effect is not known.",
+    },
+}
 
 
 def needs_approval(conversation: Conversation, call: ToolCall) -> bool:
@@ -111,7 +126,8 @@ def run_approved(conversation: Conversation, call: ToolCall, approval: Approval)
     ``tool_call`` is emitted (and stored) before, ``tool_result`` after: an
     attempt lost while the tool ran left neither its writes nor the mark, and
     the next one runs it; once the mark is stored the call never runs again
-    and its stored outcome is answered.
+    and its stored outcome is answered. A tool outside the database (an MCP
+    tool) is marked first and runs at most once (``_run_outside_the_database``).
     """
     conversation.cancel.check()
     arguments = approval.decided_arguments
@@ -119,7 +135,11 @@ def run_approved(conversation: Conversation, call: ToolCall, approval: Approval)
         id=call.id, name=call.name, arguments=call.arguments if arguments is None else json.dumps(arguments)
     )
     outcome: ToolOutcome | None = None
-    if approval.executed_at is None:
+    tool = registry.get(call.name)
+    if approval.executed_at is None and tool is not None and not tool.transactional:
+        conversation.announce_call(approved)
+        outcome, approval = _run_outside_the_database(conversation, approved, approval)
+    elif approval.executed_at is None:
         conversation.announce_call(approved)
         with transaction.atomic():
             locked = approvals.approval_lock(approval=approval)
@@ -132,6 +152,21 @@ def run_approved(conversation: Conversation, call: ToolCall, approval: Approval)
         stored = approval.result or {}
         outcome = ToolOutcome(ok=bool(stored.get("ok")), **_outcome_fields(stored))
     conversation.answer_call(approved, outcome)
+
+
+def _run_outside_the_database(
+    conversation: Conversation, call: ToolCall, approval: Approval
+) -> tuple[ToolOutcome | None, Approval]:
+    """Run an approved call of a tool that acts outside the database at most once, holding no transaction."""
+    with transaction.atomic():
+        locked = approvals.approval_lock(approval=approval)
+        if locked.executed_at is not None:
+            return None, locked
+        approvals.approval_mark_executed(approval=locked, result=OUTCOME_UNKNOWN)
+    give_back_connection()  # the tool waits on the network
+    outcome = conversation.dispatch_call(call)
+    approvals.approval_mark_executed(approval=locked, result=outcome.as_dict())
+    return outcome, locked
 
 
 def _outcome_fields(stored: dict[str, Any]) -> dict[str, Any]:

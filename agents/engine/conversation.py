@@ -448,11 +448,15 @@ class Conversation:
         return outcome
 
     def answer_call(self, call: llm.ToolCall, outcome: ToolOutcome) -> None:
-        """Emit ``tool_result`` and give the model the outcome of a call (ran, refused or rejected)."""
-        events.emit(self.run, tool_result_event(call, outcome, agent_id=str(self.agent.pk)))
+        """Emit ``tool_result`` and give the model the outcome of a call (ran, refused or rejected).
+
+        The result's row is stored with its event (and the conversation's rows before it): a resumed
+        attempt finds the call answered and never makes it again.
+        """
         self.add_tool_result(
             call_id=call.id, name=call.name, content=outcome.result if outcome.ok else {"error": outcome.error}
         )
+        events.emit(self.run, tool_result_event(call, outcome, agent_id=str(self.agent.pk)), with_rows=True)
 
 
 def _assistant_message(content: str | None, tool_calls: list[dict[str, str]]) -> dict[str, Any]:

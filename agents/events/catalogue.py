@@ -331,6 +331,16 @@ EVENTS: dict[EventTypeName, type[Event]] = {
 }
 
 
+# The fields emit() adds to every event (not an event's own).
+COMMON_FIELDS = frozenset({"type", "run_id", "session_id", "seq", "ts"})
+
+
+def from_stored(data: dict[str, Any]) -> Event:
+    """Return the typed event of a stored event's JSON (as streams send it): for other protocols' translations."""
+    cls = EVENTS[data["type"]]
+    return cls.model_validate({key: value for key, value in data.items() if key not in COMMON_FIELDS})
+
+
 # --- OpenAPI components -------------------------------------------------------
 
 

@@ -269,8 +269,29 @@ async def _release_request_thread() -> None:
             executor.shutdown(wait=False)
 
 
-async def _event_stream(*, run_id: str, after_seq: int, finished: bool, user_id: int) -> AsyncIterator[bytes]:
-    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``; holds one stream slot."""
+# Turns a batch of stored frames into bytes to send: (bytes, last seq read, whether the stream is over).
+BatchEncoder = Callable[[list[tuple[int, str, str]]], tuple[bytes, int, bool]]
+
+
+def _our_frames(batch: list[tuple[int, str, str]]) -> tuple[bytes, int, bool]:
+    return encode_batch(batch, int)
+
+
+async def _event_stream(
+    *,
+    run_id: str,
+    after_seq: int,
+    finished: bool,
+    user_id: int,
+    encode: BatchEncoder = _our_frames,
+    closing: bytes = b"",
+) -> AsyncIterator[bytes]:
+    """Yield the run's SSE frames after ``after_seq``, then tail it live until ``done``; holds one stream slot.
+
+    ``encode`` turns stored frames into what is sent (our frames, or another
+    protocol's: ``agui``, ``aisdk``) and says when the stream is over;
+    ``closing`` is sent after the last frame when the stream ends that way.
+    """
     loop = asyncio.get_running_loop()
     keepalive = settings.AGENT_STREAM_KEEPALIVE
     poll = min(STREAM_POLL_SECONDS, keepalive)
@@ -286,9 +307,12 @@ async def _event_stream(*, run_id: str, after_seq: int, finished: bool, user_id:
                 logger.warning("Stream of run %s: reading events failed", run_id, exc_info=True)
                 batch, gone = [], False
             if batch:
-                chunk, after_seq, finished = encode_batch(batch, int)
-                yield chunk
-                last_write = loop.time()
+                chunk, after_seq, finished = encode(batch)
+                if finished:
+                    chunk += closing
+                if chunk:
+                    yield chunk
+                    last_write = loop.time()
                 if finished or len(batch) == EVENT_BATCH:
                     continue  # done, or more stored events to replay before waiting
             elif gone:

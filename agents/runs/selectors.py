@@ -164,8 +164,11 @@ def run_history(*, run: Run, limit: int) -> list[Message]:
     That is every message of the session except the run's own and those of
     the runs after it: a run that waited in the session's queue (multitask
     ``enqueue``) sees the answers of the runs before it, stored after its
-    message was.
+    message was. A run its claim read as the session's only message
+    (``session_has_history`` False) has none: no query.
     """
+    if getattr(run, "session_has_history", True) is False:
+        return []
     later = Run.objects.filter(session_id=run.session_id).filter(
         Q(created_at__gt=run.created_at) | Q(created_at=run.created_at, id__gt=run.id)
     )

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -142,6 +142,8 @@ def run_create(
     multitask: str = queue.REJECT,
     conversation_history: list[tuple[str, str]] | None = None,
     review_plan: bool = False,
+    run_id: uuid.UUID | None = None,
+    new_session_id: uuid.UUID | None = None,
 ) -> tuple[Run, bool]:
     """Store the user's message and a queued run for it, in one transaction.
 
@@ -155,6 +157,10 @@ def run_create(
     active runs; ``interrupt`` cancels them all, then puts it on hold: it
     starts when the run that is stopping has ended. A new session imports
     ``conversation_history`` as its first messages, before this one.
+
+    Other protocols' clients name ids: ``run_id`` is the run's id when no
+    run has it yet (else a new one is made), ``new_session_id`` the id of the
+    new session (when ``session_id`` is None).
     """
     if idempotency_key is not None and (
         not idempotency_key.strip() or len(idempotency_key) > IDEMPOTENCY_KEY_MAX_CHARS
@@ -192,10 +198,15 @@ def run_create(
                 queue.session_lock(session_id=session.pk)
                 on_hold = _make_way(session=session, multitask=multitask)
             else:
-                session = session_services.session_create(user=user, context_type=context_type, entity_id=entity_id)
+                session = session_services.session_create(
+                    user=user, context_type=context_type, entity_id=entity_id, session_id=new_session_id
+                )
                 session_services.messages_import(session=session, messages=conversation_history or [])
             user_message = session_services.message_create(session=session, role=Message.Role.USER, content=message)
+            if run_id is not None and Run.objects.filter(pk=run_id).exists():
+                run_id = None  # taken: the client's id is only used when it is fresh
             run = Run.objects.create(
+                **({"pk": run_id} if run_id is not None else {}),
                 session=session,
                 user=user,
                 user_message=user_message,
@@ -215,8 +226,9 @@ def run_create(
             existing = _idempotent_run(user=user, key=idempotency_key, fingerprint=fingerprint)
             if existing is not None:
                 return existing, False
-        if session_id is not None:
-            active = Run.objects.filter(session_id=session_id, status__in=Run.ACTIVE_STATUSES).first()
+        if (session_id or new_session_id) is not None:
+            raced = session_id or new_session_id
+            active = Run.objects.filter(session_id=raced, status__in=Run.ACTIVE_STATUSES).first()
             if active is not None:
                 raise ActiveRunExists(extra={"run_id": str(active.pk)}) from None
         raise
@@ -264,7 +276,14 @@ def run_claim(*, run_id: uuid.UUID | str, owner: str) -> Run | None:
     lost) marks that owner's executions interrupted first. The returned run
     carries ``owner`` and ``attempt``: events and writes are fenced by them.
     """
-    run = Run.objects.select_related("session", "user", "user_message").filter(pk=run_id).first()
+    # Whether the session has messages but this run's: a first message needs no history read.
+    others = Message.objects.filter(session_id=OuterRef("session_id")).exclude(pk=OuterRef("user_message_id"))
+    run = (
+        Run.objects.select_related("session", "user", "user_message")
+        .annotate(session_has_history=Exists(others))
+        .filter(pk=run_id)
+        .first()
+    )
     if run is None:
         return None
     now = timezone.now()

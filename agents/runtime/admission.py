@@ -8,6 +8,7 @@ hand the run to the runner once that transaction has committed.
 
 import logging
 import time
+import uuid
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -22,7 +23,14 @@ from agents.runtime import runners
 logger = logging.getLogger(__name__)
 
 
-def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | None = None) -> tuple[Run, bool]:
+def run_accept(
+    *,
+    user: AbstractBaseUser,
+    payload: Any,
+    idempotency_key: str | None = None,
+    run_id: uuid.UUID | None = None,
+    new_session_id: uuid.UUID | None = None,
+) -> tuple[Run, bool]:
     """Admit a message: validate, check the limits, store it with a queued run, and hand the run over.
 
     Returns ``(run, created)``; ``created`` is False when the Idempotency-Key
@@ -39,6 +47,9 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
     for a type nobody registered, or an entity the provider refuses). A run
     put on hold behind the session's active one (``multitask``) is not
     submitted: it is when that run ends (``runs.queue``).
+
+    ``run_id`` and ``new_session_id`` are ids a client chose (AG-UI's run id,
+    a chat id bound to a new session): see ``services.run_create``.
     """
     clean = services.run_validate_request(payload)
     if clean["session_id"] is None:
@@ -56,7 +67,12 @@ def run_accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | N
         # request took the last slot, rate_hit refuses and the run is rolled back.
         with transaction.atomic():
             run, created = services.run_create(
-                user=user, idempotency_key=idempotency_key, reserved_tokens=reservation.tokens, **clean
+                user=user,
+                idempotency_key=idempotency_key,
+                reserved_tokens=reservation.tokens,
+                run_id=run_id,
+                new_session_id=new_session_id if clean["session_id"] is None else None,
+                **clean,
             )
             if created:
                 limits.rate_hit(user_id=user.pk)

@@ -10,6 +10,8 @@ Signals: when the worker is ready it starts the maintenance thread (lease
 renewal, its row in WorkerProcess, sweeping); on SIGTERM (Celery's warm
 shutdown: it stops consuming and waits for running tasks) a thread drains
 this worker's runs; at shutdown maintenance stops and the row is removed.
+The MCP servers' tools are listed when the worker is ready; their sessions
+close at shutdown.
 """
 
 import logging
@@ -19,6 +21,7 @@ from celery import signals
 
 from agents.models import WorkerProcess
 from agents.runtime import worker
+from agents.tools import mcp as mcp_tools
 from agents_platform.celery import app
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,7 @@ def execute_run_task(run_id: str) -> None:
 @signals.worker_ready.connect
 def _on_worker_ready(**kwargs) -> None:
     worker.ensure_maintenance(kind=WorkerProcess.Kind.CELERY)
+    mcp_tools.ensure_started()
     logger.info("Worker %s ready", worker.owner_name())
 
 
@@ -45,3 +49,4 @@ def _on_worker_shutting_down(**kwargs) -> None:
 @signals.worker_shutdown.connect
 def _on_worker_shutdown(**kwargs) -> None:
     worker.stop_maintenance()
+    mcp_tools.stop()

@@ -46,8 +46,10 @@ from agents.engine import planner
 from agents.exceptions import RunGone, RunReleased, RunWaiting
 from agents.models import Run, WorkerProcess
 from agents.runs import costs, limits, selectors, services
+from agents.runs.connections import release_thread_connections
 from agents.runtime import runners, sweeper
 from agents.telemetry import tracing
+from agents.tools import mcp as mcp_tools
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,7 @@ def execute_run(run_id: uuid.UUID | str) -> None:
         _hand_on(run_id)
         return
     close_old_connections()
+    mcp_tools.ensure_started()  # the first run of a process waits for the MCP servers' tools
     try:
         run = services.run_claim(run_id=run_id, owner=owner_name())
         if run is None:
@@ -145,7 +148,7 @@ def execute_run(run_id: uuid.UUID | str) -> None:
     except Exception:
         logger.exception("Run %s: the runtime failed", run_id)
     finally:
-        connections.close_all()
+        release_thread_connections()  # a pool slot goes back; an SQLite file handle stays with the thread
 
 
 def _hand_on(run_id: str) -> None:
@@ -310,6 +313,7 @@ def stop_maintenance() -> None:
 
 
 def shutdown(*, drain_seconds: float | None = None) -> None:
-    """Drain, then stop maintenance: what a process does when it is told to stop."""
+    """Drain, then stop maintenance and the MCP sessions: what a process does when it is told to stop."""
     drain(seconds=drain_seconds)
     stop_maintenance()
+    mcp_tools.stop()

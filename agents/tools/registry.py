@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 import types
 import typing
@@ -296,6 +297,12 @@ class Tool:
     function: Callable[..., Any]
     description: str
     parameters: tuple[Parameter, ...] = field(default=())
+    # False for a tool that acts outside this database (an MCP server): no transaction is held while it waits.
+    transactional: bool = True
+
+    def unavailable(self) -> ToolError | None:
+        """Return why the tool cannot be called now (it is then neither offered nor run), or None."""
+        return None
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -435,7 +442,10 @@ class ToolRegistry:
     """A set of tools by name. The module-level functions use ``default_registry``."""
 
     def __init__(self) -> None:
+        # Copy on write: tools come and go while runs read the registry (MCP servers are listed again), so
+        # readers take the current dict without a lock and writers replace it whole.
         self._tools: dict[str, Tool] = {}
+        self._write_lock = threading.Lock()
 
     def tool(self, kind: str, name: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Return a decorator that registers a function as a tool and gives the function back unchanged."""
@@ -450,18 +460,27 @@ class ToolRegistry:
 
     def register(self, function: Callable[..., Any], *, kind: str, name: str | None = None) -> Tool:
         """Register a function as a tool; ValueError if the name is taken."""
-        built = _build_tool(function, kind=kind, name=name)
-        if built.name in self._tools:
-            existing = self._tools[built.name].function
-            raise ValueError(
-                f"tool {built.name!r} is already registered by {existing.__module__}.{existing.__qualname__}"
-            )
-        self._tools[built.name] = built
-        return built
+        return self.add(_build_tool(function, kind=kind, name=name))
+
+    def add(self, spec: Tool, *, replace: bool = False) -> Tool:
+        """Register a built tool (MCP tools are built from their server's listing); ValueError if the name is taken."""
+        with self._write_lock:
+            existing = self._tools.get(spec.name)
+            if existing is not None and not replace:
+                owner = existing.function
+                raise ValueError(
+                    f"tool {spec.name!r} is already registered by "
+                    f"{getattr(owner, '__module__', '?')}.{getattr(owner, '__qualname__', repr(owner))}"
+                )
+            self._tools = {**self._tools, spec.name: spec}
+        return spec
 
     def unregister(self, name: str) -> None:
         """Remove a tool (tests clean up with it); KeyError if there is none."""
-        del self._tools[name]
+        with self._write_lock:
+            tools = dict(self._tools)
+            del tools[name]
+            self._tools = tools
 
     def get(self, name: str) -> Tool | None:
         """Return the tool of that name, or None."""
@@ -475,7 +494,11 @@ class ToolRegistry:
         """Return the OpenAI ``tools`` list an agent of that permission may be offered."""
         if permission not in (READ_ONLY, READ_WRITE):
             raise ValueError(f"unknown permission {permission!r}")
-        return [spec.schema for spec in self._tools.values() if permission == READ_WRITE or spec.kind == READ]
+        return [
+            spec.schema
+            for spec in self._tools.values()
+            if (permission == READ_WRITE or spec.kind == READ) and spec.unavailable() is None
+        ]
 
     def dispatch(self, ctx: ToolContext, name: str, arguments: str) -> ToolOutcome:
         """Run one tool call of the model as ``ctx.agent``; never raises for anything the model or tool does."""
@@ -493,13 +516,16 @@ class ToolRegistry:
             return finish(
                 error=_error("tool_not_allowed", f"Tool '{name}' changes data; this agent may only use read tools.")
             )
+        reason = spec.unavailable()
+        if reason is not None:
+            return finish(error=_error(reason.code, reason.message))
         try:
             kwargs = spec.parse_arguments(arguments)
         except InvalidArguments as exc:
             return finish(error=_error("invalid_arguments", str(exc)))
 
         try:
-            if spec.kind == WRITE:
+            if spec.kind == WRITE and spec.transactional:
                 # All or nothing: a write tool that fails half-way leaves no trace.
                 with transaction.atomic():
                     result = spec.function(ctx, **kwargs)

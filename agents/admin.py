@@ -56,6 +56,19 @@ def seconds(ms: int | None) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f}"
 
 
+def usd(value: Any) -> str:
+    """Return dollars as people read them: "$0.0123" under a dollar, "$12.50" above; "—" when unknown."""
+    if value is None:
+        return "—"
+    return f"${value:.2f}" if value >= 1 else f"${value:.4f}"
+
+
+@admin.display(description="Cost", ordering="cost_usd")
+def cost_column(self: Any, obj: Any) -> str:
+    """The row's ``cost_usd`` in dollars (the stored value has twelve decimal places)."""
+    return usd(obj.cost_usd)
+
+
 def pretty_json(value: Any) -> str:
     """Return a value as indented JSON; a string holding JSON (tool arguments) is parsed first."""
     if isinstance(value, str):
@@ -195,6 +208,8 @@ def admin_link(obj: Any, text: Any = None):
 class HistoryAdmin(admin.ModelAdmin):
     """A model admin that shows the record and refuses to add, change or delete it."""
 
+    cost = cost_column
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -207,6 +222,8 @@ class HistoryAdmin(admin.ModelAdmin):
 
 class HistoryInline(admin.TabularInline):
     """An inline that shows related history rows, never a form to edit them."""
+
+    cost = cost_column
 
     extra = 0
     can_delete = False
@@ -286,7 +303,7 @@ class ExecutionInline(HistoryInline):
         "status",
         "total_tokens",
         "llm_calls",
-        "cost_usd",
+        "cost",
         "duration",
         "result",
     )
@@ -370,7 +387,7 @@ class RunAdmin(HistoryAdmin):
         "route",
         "total_tokens",
         "llm_calls",
-        "cost_usd",
+        "cost",
         "duration_seconds",
         "created_at",
     )
@@ -389,7 +406,7 @@ class RunAdmin(HistoryAdmin):
                     "completion_tokens",
                     "total_tokens",
                     "llm_calls",
-                    "cost_usd",
+                    "cost",
                     "cost_known",
                     "duration",
                 )
@@ -498,7 +515,7 @@ class AgentMessageInline(HistoryInline):
         "prompt_tokens",
         "completion_tokens",
         "cached_tokens",
-        "cost_usd",
+        "cost",
         "latency_ms",
         "model",
         "finish_reason",
@@ -663,7 +680,7 @@ class ExecutionAdmin(HistoryAdmin):
         "status",
         "total_tokens",
         "llm_calls",
-        "cost_usd",
+        "cost",
         "duration",
         "started_at",
     )
@@ -684,7 +701,7 @@ class ExecutionAdmin(HistoryAdmin):
         "completion_tokens",
         "total_tokens",
         "llm_calls",
-        "cost_usd",
+        "cost",
         "cost_known",
         "started_at",
         "finished_at",

@@ -11,7 +11,9 @@ class ChatSession(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_sessions")
     title = models.CharField(max_length=200, blank=True, default="")
     context_type = models.CharField(
-        max_length=64, default="general", help_text="Label of what the chat is about (CONTRACT.md 'context_type')."
+        max_length=64,
+        default="general",
+        help_text="Label of what the chat is about: the API's context_type (general by default).",
     )
     # The contract distinguishes null (no entity) from a string id.
     entity_id = models.CharField(  # noqa: DJ001

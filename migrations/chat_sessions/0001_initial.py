@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                     "context_type",
                     models.CharField(
                         default="general",
-                        help_text="Label of what the chat is about (CONTRACT.md 'context_type').",
+                        help_text="Label of what the chat is about: the API's context_type (general by default).",
                         max_length=64,
                     ),
                 ),

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -485,6 +486,7 @@ def test_the_runs_list_shows_each_runs_own_message_route_status_tokens_and_secon
         route=Run.Route.SIMPLE,
         total_tokens=77,
         llm_calls=1,
+        cost_usd=Decimal("0.0123"),
         started_at=timezone.now() - timedelta(seconds=3),
         finished_at=timezone.now(),
     )
@@ -498,6 +500,8 @@ def test_the_runs_list_shows_each_runs_own_message_route_status_tokens_and_secon
     assert ">360<" in rows[first.pk] and ">77<" in rows[later.pk]
     assert 'field-duration_seconds">4.3<' in rows[first.pk]
     assert 'field-duration_seconds">3.0<' in rows[later.pk]
+    assert 'field-cost">$0.0123<' in rows[later.pk], "the run's cost, in dollars"
+    assert ">Cost<" in html
     assert "Duration (s)" in html
 
 

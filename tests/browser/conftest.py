@@ -94,6 +94,20 @@ class Browser:
         (page or self.page).screenshot(path=str(path))
         return path
 
+    def screenshot_at_widths(self, name: str) -> None:
+        """Save the page at desktop (1280x800) and phone (390x844) width; at each, nothing may stick out sideways.
+
+        The viewport is put back afterwards. Wide content (tables, code) scrolls in its own box, never the page.
+        """
+        before = self.page.viewport_size
+        for label, size in (("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})):
+            self.page.set_viewport_size(size)
+            self.page.wait_for_function(f"window.innerWidth === {size['width']}")
+            overflow = self.page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{name} at {label} width: the page is {overflow} px wider than the screen"
+            self.screenshot(f"{name}-{label}")
+        self.page.set_viewport_size(before)
+
     def close(self) -> None:
         self.context.close()
 

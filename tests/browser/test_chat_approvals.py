@@ -13,6 +13,12 @@ from tests.stub_model import Text, ToolCalls, is_routing, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# The order of approval cards and tool call folds inside a node, as the page shows them.
+CARDS_AND_CALLS = (
+    "node => [...node.querySelectorAll('.approval-card, details.tool')]"
+    ".map(n => n.matches('.approval-card') ? 'approval' : 'tool')"
+)
+
 
 def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browser, user, stub_model):
     stub_model.queue(ToolCalls([("remember", {"content": "I prefer tea"})]), Text("Saved your preference."))
@@ -28,7 +34,17 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert '"content": "I prefer tea"' in card.locator(".approval-arguments").inner_text()
     assert "paused" in card.locator(".approval-status").inner_text()
     assert Run.objects.get().status == Run.Status.WAITING
+    page.wait_for_selector("#run-status:text-is('Waiting for your decision…')")
     ui.screenshot("approvals-01-pending")
+    # A card, not bare text: framed, with Approve as the page's primary button.
+    assert card.evaluate("c => parseFloat(getComputedStyle(c).borderTopWidth)") >= 1
+    approve_colour = card.locator(".approval-approve").evaluate("b => getComputedStyle(b).backgroundColor")
+    send_colour = page.locator("#send").evaluate("b => getComputedStyle(b).backgroundColor")
+    assert approve_colour == send_colour
+    assert card.locator(".approval-reason").evaluate("i => getComputedStyle(i).width") == card.locator(
+        ".approval-controls"
+    ).evaluate("c => getComputedStyle(c).width"), "the reason box spans the card"
+    ui.screenshot_at_widths("shot-approval-card")
 
     card.locator(".approval-edit").click()
     card.locator(".approval-editor").fill('{"content": 5}')
@@ -46,11 +62,14 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     card.locator(".approval-approve").click()
     page.wait_for_selector(".approval-card[data-decision=approved]")
     page.wait_for_selector(".run[data-status=completed]")
+    assert page.locator("#run-status").inner_text() == ""
     assert page.locator(".run .answer").inner_text() == "Saved your preference."
     decided = page.locator(".approval-card .approval-status").inner_text()
     assert decided == f"Approved by {user.username}"
     assert list(Memory.objects.values_list("content", flat=True)) == ["I prefer green tea"]
     ui.screenshot("approvals-02-approved")
+    # The card comes before the call it let run, as it happened.
+    assert page.locator(".run .run-trace").evaluate(CARDS_AND_CALLS) == ["approval", "tool"]
 
     page.reload()
     page.wait_for_selector("#app[data-ready]")
@@ -58,6 +77,9 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     assert page.locator(".approval-card .approval-status").inner_text() == f"Approved by {user.username}"
     assert "green tea" in page.locator(".approval-card .approval-edited").inner_text()
     assert page.locator(".approval-card button").count() == 0, "a decided card has no buttons"
+    page.get_by_role("button", name="Show tool calls").click()
+    page.locator(".run details.tool").wait_for()
+    assert page.locator(".run .run-trace").evaluate(CARDS_AND_CALLS) == ["approval", "tool"]
 
 
 def test_a_rejected_approval_says_so_with_the_reason(open_browser, user, stub_model):

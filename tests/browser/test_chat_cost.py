@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.stub_model import Text
+from tests.stub_model import Text, ToolCalls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -39,3 +39,29 @@ def test_no_budget_line_without_a_daily_budget(open_browser, user, settings):
     ui.page.wait_for_selector("#app[data-ready]")
     ui.page.wait_for_load_state("networkidle")
     assert ui.page.locator("#budget-line").count() == 0
+
+
+def test_a_budget_warning_shows_in_the_run_and_its_cost_beside_the_tokens(open_browser, user, stub_model, settings):
+    # $10 per million tokens of any kind; the first call's 85,000 tokens ($0.85) pass 80% of a $1.00 day.
+    settings.AGENT_PRICES = {"dear-model": {"input": Decimal(10), "output": Decimal(10), "cached_input": Decimal(10)}}
+    settings.PLANNER_MODEL = settings.EXECUTOR_MODEL = "dear-model"
+    settings.AGENT_COST_BUDGET_DAILY = Decimal("1.00")
+    stub_model.queue(
+        ToolCalls([("calculate", {"expression": "2+2"})], usage=(75_000, 10_000)),
+        Text("It is 4.", usage=(100, 10)),
+    )
+    ui = open_browser()
+    page = ui.page
+    ui.login(user.username)
+    page.fill("#message", "what is 2+2?")
+    page.keyboard.press("Enter")
+    run = page.locator(".run[data-status=completed]")
+    run.wait_for()
+    warning = run.locator(".run-warning")
+    assert warning.count() == 1
+    assert warning.inner_text() == "85% of today's budget used: $0.8500 of $1.00."
+    usage = run.locator(".usage").inner_text()
+    assert usage.startswith("85,110 tokens · 2 LLM calls · $0.8511"), usage
+    assert run.locator(".answer").inner_text() == "It is 4."
+    page.wait_for_function("document.getElementById('budget-line').textContent.includes('$0.8511')")
+    ui.screenshot("cost-02-budget-warning")

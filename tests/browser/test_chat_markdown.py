@@ -103,6 +103,7 @@ def test_gpt_style_answer_renders_as_markdown_while_it_streams(open_browser, use
     run.wait_for()
     answer = run.locator(".answer")
     ui.screenshot("md-01-gpt-style-answer")
+    ui.screenshot_at_widths("shot-markdown-answer")
 
     assert answer.locator("h2").inner_text() == "Morning drinks"
     assert answer.locator("em").first.inner_text() == "short"

@@ -46,6 +46,7 @@ def test_stopped_mid_answer_keeps_its_label_and_text_after_reload(open_browser, 
     run = page.locator(".run")
     run.wait_for()
     ui.screenshot("turns-01-stopped-mid-answer-reloaded")
+    ui.screenshot_at_widths("shot-stopped-turn-reloaded")
     assert run.get_attribute("data-status") == "cancelled"
     assert run.locator(".badge-status-cancelled").inner_text() == "Stopped"
     assert run.locator(".answer").inner_text() == stored.content.strip() == live_text
@@ -157,7 +158,14 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
     assert turns.count() == 2
     assert turns.nth(0).locator(".answer").inner_text() == "First answer."
     assert turns.nth(1).locator(".answer").inner_text() == "Second answer."
-    assert turns.nth(1).locator(".message-user .bubble").inner_text() == "tell me a fact"
+    # The question is asked again, not shown twice: a slim "Asked again" line above the new answer.
+    first_question, again = turns.nth(0).locator(".message-user"), turns.nth(1).locator(".message-user")
+    assert "is-repeat" not in first_question.get_attribute("class")
+    assert "is-repeat" in again.get_attribute("class")
+    assert again.locator(".message-role").inner_text().lower() == "asked again"
+    assert again.locator(".repeat-text").inner_text() == "tell me a fact"
+    bubble_heights = [q.locator(".bubble").bounding_box()["height"] for q in (first_question, again)]
+    assert bubble_heights[1] < bubble_heights[0], "the repeat is slimmer than the question"
     assert page.locator(".regenerate").count() == 1, "only the last turn offers Regenerate"
     assert turns.nth(1).locator(".regenerate").count() == 1
 
@@ -190,6 +198,11 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
     reload_chat(page)
     page.locator(".turn").nth(2).locator(".run[data-status=completed]").wait_for()
     assert page.locator(".turn .answer").all_inner_texts() == ["First answer.", "Second answer.", "Answer to the edit."]
+    repeats = page.locator(".turn .message-user").evaluate_all(
+        "nodes => nodes.map(n => n.classList.contains('is-repeat'))"
+    )
+    assert repeats == [False, True, False]
+    ui.screenshot_at_widths("turns-08-regenerated-after-reload")
     assert page.locator(".regenerate").count() == 1
 
 

@@ -129,6 +129,7 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     ui.screenshot("03-plan-running")
     page.wait_for_selector(".run[data-status=completed]")
     ui.screenshot("04-answer-done")
+    ui.screenshot_at_widths("shot-complex-run")
 
     steps = run.locator(".plan-steps .step")
     assert steps.count() >= 2
@@ -169,6 +170,11 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     assert plan.locator("details.executor").count() == step_count
     ui.screenshot("04b-plan-after-reload")
     assert page.locator(".message-user").count() == 1
+    # The offline plan called no tools and thought nothing aloud: once loaded, the offer goes away.
+    page.get_by_role("button", name="Show tool calls and thinking").click()
+    page.locator(".run button.show-details").wait_for(state="detached")
+    assert page.locator(".run details.tool, .run details.thoughts").count() == 0
+    assert plan.locator("details.executor").count() == step_count, "the replay adds no executor"
 
 
 def test_stop_cancels_a_slow_run(open_browser, user, stub_model):

@@ -188,7 +188,9 @@ test("a run's cost and budget warnings are kept; dollars read as people read the
     ),
   );
   assert.equal(state.usage.cost_usd, 0.0021);
-  assert.deepEqual(state.notes, [{ kind: "warning", text: "$4.10 of $5.00 used: 80% of today's budget." }]);
+  assert.deepEqual(state.notes, [{ kind: "warning", text: "82% of today's budget used: $4.10 of $5.00." }]);
+  const capped = reduceEvents(numbered({ type: "session", session: {} }, { type: "budget_warning", scope: "run", used_usd: 0.0999, limit_usd: 0.1 }));
+  assert.deepEqual(capped.notes, [{ kind: "warning", text: "99% of this run's cost limit used: $0.0999 of $0.1000." }]);
   const stored = runFromStored({ id: RUN, status: "completed", total_tokens: 7, cost_usd: 0.5, cost_known: false });
   assert.equal(stored.usage.cost_usd, 0.5);
   assert.equal(stored.usage.cost_known, false);
@@ -239,6 +241,18 @@ test("approvals: a waiting run shows what it waits for, then the decision and wh
   assert.equal(decided.approvals[0].decidedBy, "alice");
   assert.deepEqual(decided.approvals[0].decidedArguments, { content: "green tea" });
   assert.equal(reduceRun(decided, { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "rejected" } }), decided, "a replay changes nothing");
+});
+
+test("approvals: decided while the owner still holds the run, the run goes on without a resumed event", () => {
+  const tool = (id) => ({ id, kind: "tool", tool: "remember", arguments: {}, plan: null, agent_id: "g", expires_at: "2030-01-01T00:00:00Z" });
+  const waiting = reduceEvents(
+    numbered({ type: "session", session: { id: SESSION } }, { type: "approval_required", approval: tool("a1") }, { type: "approval_required", approval: tool("a2") }),
+  );
+  assert.equal(waiting.status, "waiting");
+  const one = reduceRun(waiting, { run_id: RUN, seq: 4, type: "approval_result", approval: { id: "a1", decision: "approved", decided_by: "alice" } });
+  assert.equal(one.status, "waiting", "another approval is still pending");
+  const both = reduceRun(one, { run_id: RUN, seq: 5, type: "approval_result", approval: { id: "a2", decision: "rejected", decided_by: "alice" } });
+  assert.equal(both.status, "running");
 });
 
 test("approvals read back from the API after a reload keep their decision", () => {

@@ -44,3 +44,28 @@ def test_token_admin_is_read_only_but_can_revoke(admin_client, tokens):
     assert not Token.objects.filter(key=token.key).exists()
     entry = LogEntry.objects.get()
     assert token.key not in entry.object_repr and entry.object_repr == f"{token.key[:6]}…"
+
+
+def test_no_help_text_points_outside_the_repository():
+    """The admin shows every field's help text: it may name README.md (in the repository), no other document."""
+    import re
+
+    from django.apps import apps
+    from django.contrib import admin
+
+    texts = [
+        (f"{model.__name__}.{field.name}", str(field.help_text))
+        for model in apps.get_models()
+        for field in model._meta.get_fields()
+        if getattr(field, "help_text", "")
+    ]
+    for model_admin in admin.site._registry.values():
+        for name in dir(model_admin):
+            description = getattr(getattr(model_admin, name, None), "short_description", "")
+            if description:
+                texts.append((f"{type(model_admin).__name__}.{name}", str(description)))
+    assert len(texts) > 20
+    outside = [
+        (where, text) for where, text in texts if re.search(r"\b(?!README\.md)[\w-]+\.md\b|/work/|issue \d", text)
+    ]
+    assert not outside

@@ -6,7 +6,9 @@
  * steps (a plan) as JSON to change before approving. The decision is posted
  * to the approvals API; the run's stream then brings `approval_result` and
  * the run goes on in the same view. A decided card says what was decided and
- * by whom, also for a run read back after a reload.
+ * by whom, also for a run read back after a reload. Where a card goes is the
+ * run view's choice (`place`): a plan's after the plan, a tool call's before
+ * the calls of the agent that asked.
  */
 import { asText, el } from "./dom.js";
 import { api } from "./transport.js";
@@ -37,8 +39,10 @@ function decidedText(approval) {
 }
 
 export class ApprovalCards {
-  constructor() {
+  /** `place(card, approval)`: put a new card where it belongs (default: this.node, after the run's trace). */
+  constructor({ place } = {}) {
     this.node = el("div", { class: "run-approvals" });
+    this.place = place || ((card) => this.node.append(card));
     this.cards = new Map(); // approval id -> {card, body, status, controls, error, shown}
   }
 
@@ -48,7 +52,7 @@ export class ApprovalCards {
       if (!view) {
         view = this.createCard(approval, state);
         this.cards.set(approval.id, view);
-        this.node.append(view.card);
+        this.place(view.card, approval);
       }
       const key = `${approval.decision}|${approval.decidedBy}|${approval.reason}|${state.finished}`;
       if (view.shown === key) continue;
@@ -106,7 +110,7 @@ export class ApprovalCards {
   drawControls(view, approval) {
     const reason = el("input", { type: "text", class: "approval-reason", placeholder: "Reason (optional)", "aria-label": "Reason", maxlength: "2000" });
     const editor = el("textarea", { class: "approval-editor", rows: "6", "aria-label": approval.kind === "plan" ? "Steps (JSON)" : "Arguments (JSON)", hidden: true });
-    const approve = el("button", { type: "button", class: "btn btn-small approval-approve", text: "Approve" });
+    const approve = el("button", { type: "button", class: "btn btn-primary btn-small approval-approve", text: "Approve" });
     const edit = el("button", { type: "button", class: "btn btn-ghost btn-small approval-edit", text: "Edit" });
     const reject = el("button", { type: "button", class: "btn btn-ghost btn-small approval-reject", text: "Reject" });
     const buttons = [approve, edit, reject];

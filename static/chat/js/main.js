@@ -115,7 +115,9 @@ function countDownRetry(seconds, message) {
 function appendTurn(text, { view = null, pending = false } = {}) {
   const turn = { text, view, node: el("div", { class: "turn" }) };
   if (text !== null) {
-    turn.user = userMessage(text, { pending, onSend: (changed) => send(changed, { origin: "edit" }) });
+    // The same question right after itself is Regenerate (or asked again): no second full bubble.
+    const repeat = page.turns.at(-1)?.text === text;
+    turn.user = userMessage(text, { pending, repeat, onSend: (changed) => send(changed, { origin: "edit" }) });
     turn.node.append(turn.user);
   }
   if (view) turn.node.append(view.node);
@@ -155,6 +157,7 @@ async function replayRun(view, button) {
     await readEvents(response, (event) => events.push(event));
     const replayed = reduceEvents(events, initialRunState({ runId: view.state.runId }));
     view.render({ ...replayed, answer: view.state.answer, messageStatus: view.state.messageStatus, usage: view.state.usage || replayed.usage });
+    view.replayed = true; // loaded once: a run that had no calls does not offer them again
     view.drawFooter(view.state);
   } catch {
     button.disabled = false;
@@ -177,10 +180,15 @@ function beginLive(view, state) {
   view.render(state);
   composer.setRunning(true, { canStop: Boolean(state.runId) });
   ui.app.classList.add("is-running");
-  setStatus("Answering…");
+  setStatus(liveStatus(state));
   follower.follow();
   updateRegenerate();
   return live;
+}
+
+/** The header's word for a live run: paused on an approval, or answering. */
+function liveStatus(state) {
+  return state.status === "waiting" ? "Waiting for your decision…" : "Answering…";
 }
 
 function applyEvent(live, event) {
@@ -192,6 +200,7 @@ function applyEvent(live, event) {
   live.view.render(state);
   rememberActive(live);
   if (event.type === EVENT.SESSION) onRunSession(live, event.session || {});
+  if (!state.finished && (state.status === "waiting") !== (before.status === "waiting")) setStatus(liveStatus(state));
   if (state.finished && !before.finished) onRunDone(live, state);
 }
 
@@ -266,7 +275,7 @@ async function follow(live) {
     isFinished: () => live.state.finished || page.live !== live,
     onEvent: (event) => applyEvent(live, event),
     signal: live.abort.signal,
-    onConnected: () => setStatus("Answering…"),
+    onConnected: () => setStatus(liveStatus(live.state)),
     onWaiting: (delay) => setStatus(`Connection lost — reconnecting in ${Math.ceil(delay / 1000)} s…`),
   });
   if (page.live !== live) return;

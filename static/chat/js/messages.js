@@ -1,13 +1,19 @@
 /* A person's message in the conversation: its text, Copy, and Edit (send it changed, as a new turn). */
 import { copyButton, el, icon } from "./dom.js";
 
-/** A person's message, with Edit (resend changed as a new turn) and Copy. */
-export function userMessage(text, { pending = false, onSend }) {
-  const bubble = el("div", { class: "bubble", text });
+/**
+ * A person's message, with Edit (resend changed as a new turn) and Copy. `repeat`: the same words as
+ * the turn before (Regenerate asks again): drawn as a slim "Asked again" line, not a second bubble.
+ */
+export function userMessage(text, { pending = false, repeat = false, onSend }) {
+  const bubble = repeat
+    ? el("div", { class: "bubble bubble-repeat", title: text }, icon("retry", 14), el("span", { class: "repeat-text", text }))
+    : el("div", { class: "bubble", text });
+  const classes = `message message-user${pending ? " is-pending" : ""}${repeat ? " is-repeat" : ""}`;
   const node = el(
     "article",
-    { class: `message message-user${pending ? " is-pending" : ""}`, "aria-label": "You" },
-    el("div", { class: "message-role", "aria-hidden": "true", text: "You" }),
+    { class: classes, "aria-label": repeat ? "You asked again" : "You" },
+    el("div", { class: "message-role", "aria-hidden": "true", text: repeat ? "Asked again" : "You" }),
     bubble,
   );
   const tools = el(

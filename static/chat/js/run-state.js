@@ -194,7 +194,10 @@ const REDUCERS = {
         decidedBy: decided.decided_by ?? null,
       }),
     );
-    return approvals === state.approvals ? state : { ...state, approvals };
+    if (approvals === state.approvals) return state;
+    // Decided while its owner still held the run: no `resumed` follows, the run simply goes on.
+    const pending = approvals.some((approval) => !approval.decision);
+    return { ...state, approvals, status: state.status === "waiting" && !pending ? "running" : state.status };
   },
 
   [EVENT.RESUMED]: (state, event) => {
@@ -212,7 +215,10 @@ const REDUCERS = {
     const scope = event.scope === "run" ? "this run's cost limit" : "today's budget";
     const used = formatUsd(event.used_usd);
     const limit = formatUsd(event.limit_usd);
-    return { ...state, notes: [...state.notes, { kind: "warning", text: `${used} of ${limit} used: 80% of ${scope}.` }] };
+    const share = Number(event.used_usd) / Number(event.limit_usd);
+    // Sent at 80 % or more: say how much, floored (never "100 %" before the limit is reached).
+    const percent = Number.isFinite(share) && share > 0 ? `${Math.floor(share * 100)}% of ${scope} used` : `most of ${scope} used`;
+    return { ...state, notes: [...state.notes, { kind: "warning", text: `${percent}: ${used} of ${limit}.` }] };
   },
 
   [EVENT.ERROR]: (state, event) => {

@@ -59,12 +59,19 @@ export class RunView {
     this.toolCalls = new Map(); // call id -> {details, stateText, output, shown}
     this.thoughts = new Map(); // agent id -> {details, text, shown}
     this.notesShown = 0;
+    this.replayed = false; // the stored events were loaded (Show tool calls)
     this.answerShown = null;
     this.frame = 0;
 
     this.routeBox = el("div", { class: "run-route", hidden: true });
-    this.trace = el("div", { class: "run-trace" });
-    this.approvals = new ApprovalCards();
+    // The planner thinks before it plans: its thinking comes first in the trace, the plan after it.
+    this.plannerThoughts = el("div", { class: "planner-thoughts" });
+    this.trace = el("div", { class: "run-trace" }, this.plannerThoughts);
+    // A tool call's approval (only the planner may call write tools) comes before the calls it let run,
+    // after the planner's thinking; a plan's review after the plan.
+    this.plannerApprovals = el("div", { class: "planner-approvals" });
+    this.trace.append(this.plannerApprovals);
+    this.approvals = new ApprovalCards({ place: (card, approval) => this.placeApproval(card, approval) });
     this.working = el("p", { class: "thinking" }, el("span", { class: "dots", "aria-hidden": "true" }), " Working on it…");
     this.answerBox = el("div", { class: "bubble answer markdown", "aria-live": "polite", "aria-busy": "true", "aria-atomic": "false" });
     this.notes = el("div", { class: "run-errors" });
@@ -136,7 +143,7 @@ export class RunView {
         el("summary", { class: "plan-head" }, el("span", { class: "plan-label", text: "Plan" }), this.planObjective, this.planSummary),
         this.stepList,
       );
-      this.trace.prepend(this.planBox);
+      this.plannerThoughts.after(this.planBox);
     }
     this.planObjective.textContent = plan.objective;
     // Steps depend on each other by id; people read "after step 1 and 2".
@@ -238,7 +245,11 @@ export class RunView {
     }
   }
 
-  /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's in the trace. */
+  placeApproval(card, approval) {
+    (approval.kind === "tool" ? this.plannerApprovals : this.approvals.node).append(card);
+  }
+
+  /** Fold each agent's thinking under it: an executor's inside its fold, before its tool calls; the planner's first in the trace. */
   drawThinking(state) {
     for (const entry of state.thinking) {
       let view = this.thoughts.get(entry.agentId);
@@ -252,6 +263,7 @@ export class RunView {
         );
         const executor = this.executors.get(entry.agentId);
         if (executor) executor.tools.before(details);
+        else if (entry.agentKind === "planner") this.plannerThoughts.append(details);
         else this.trace.append(details);
         view = { details, text, shown: null };
         this.thoughts.set(entry.agentId, view);
@@ -382,8 +394,11 @@ export class RunView {
     if (state.answer.trim()) {
       buttons.append(copyButton(() => this.state.answer, { className: "btn btn-ghost btn-small copy-answer", title: "Copy the answer" }));
     }
-    if (this.actions.replay && state.route === "tool" && !state.toolCalls.length && state.runId) {
-      const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: "Show tool calls" });
+    // Tool calls and thinking are only in the run's events: a run read back offers to load them.
+    const replayable = (state.route === "tool" || state.route === "complex") && !state.toolCalls.length && !state.thinking.length;
+    if (this.actions.replay && replayable && !this.replayed && state.runId) {
+      const label = state.route === "complex" ? "Show tool calls and thinking" : "Show tool calls";
+      const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: label });
       replay.addEventListener("click", () => this.actions.replay(this, replay));
       buttons.append(replay);
     }

@@ -5,6 +5,7 @@ buttons, the keyboard) and checks what is on the screen, then the database.
 Screenshots of the main states go to ``test-artifacts/screenshots/``.
 """
 
+import itertools
 import json
 import uuid
 
@@ -136,8 +137,10 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     assert set(steps.evaluate_all("nodes => nodes.map(n => n.dataset.status)")) == {"completed"}
     log = page.evaluate("window.__stepLog")
     for step_id in steps.evaluate_all("nodes => nodes.map(n => n.dataset.stepId)"):
-        changes = [(old, new) for sid, old, new in log if sid == step_id]
-        assert changes == [("pending", "running"), ("running", "completed")], changes
+        # A record's old value is exact; the value read in the callback is the newest (two changes in one
+        # frame arrive in one callback): the statuses a step went through are its old values, then its last.
+        seen = [old for sid, old, _ in log if sid == step_id] + ["completed"]
+        assert list(itertools.pairwise(seen)) == [("pending", "running"), ("running", "completed")], log
     assert run.locator("details.executor").count() == steps.count()
     assert "completed" in run.locator("details.executor .fold-state").first.inner_text()
     answer = run.locator(".answer")

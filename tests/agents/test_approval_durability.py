@@ -12,7 +12,6 @@ import threading
 from urllib.parse import urlparse
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from agents.models import Approval, Memory, Run
 from tests.live_server import LiveClient, wait_until
@@ -28,24 +27,6 @@ def _redis_db() -> int:
     """The Redis database of this test run (REDIS_URL's), else the one the durability tests use."""
     path = urlparse(os.environ.get("REDIS_URL", "")).path.strip("/")
     return int(path) if path.isdigit() else 13
-
-
-@pytest.fixture
-def processes():
-    started = []
-
-    def start(process):
-        started.append(process)
-        return process.start()
-
-    yield start
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def token(user):
-    return Token.objects.create(user=user).key
 
 
 class StreamReader(threading.Thread):

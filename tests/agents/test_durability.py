@@ -14,7 +14,6 @@ import time
 import uuid
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from agents.models import Execution, PlanStep, Run, RunEvent
 from tests.live_server import LiveClient, wait_until
@@ -26,25 +25,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 CACHE_DB, BROKER_DB = 13, 12
 LEASE = "3"  # seconds: a lost worker is noticed within ~3 s plus one sweep
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
-
-
-@pytest.fixture
-def processes(tmp_path):
-    """Start platform processes for a test and stop every one of them (their whole groups) at the end."""
-    started = []
-
-    def start(process):
-        started.append(process)
-        return process.start()
-
-    yield start
-    for process in reversed(started):
-        process.stop()
-
-
-@pytest.fixture
-def token(user):
-    return Token.objects.create(user=user).key
 
 
 def slow_plan_responder(*, slow_steps: set[str], slow: threading.Event, calls: list[str]):

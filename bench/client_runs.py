@@ -95,7 +95,7 @@ async def platform_runs(url: str, token: str, message: str, runs: int, concurren
 
 def waves(requests: list[dict]) -> list[list[dict]]:
     """Return the run's model calls in the order the platform made them, parallel ones together."""
-    from tests.stub_model import is_executor, is_routing, is_synthesis
+    from tests.support.stub_model import is_executor, is_routing, is_synthesis
 
     if len(requests) == 1:
         return [requests]

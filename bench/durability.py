@@ -55,9 +55,9 @@ def main() -> None:
     from rest_framework.authtoken.models import Token
 
     from agents.models import RunEvent
-    from tests.live_server import LiveClient
-    from tests.stub_model import StubModel, Text, is_executor, is_routing, last_user_text, plan
+    from tests.support.live_server import LiveClient
     from tests.support.processes import Web, Worker, check_redis, platform_env, wait_workers_ready
+    from tests.support.stub_model import StubModel, Text, is_executor, is_routing, last_user_text, plan
 
     slow = threading.Event()
 

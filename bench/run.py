@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import report
 from bench.procs import CLIENT_CORE, PYTHON, REDIS_URL, ROOT, Backend, Child, Server, Stub, pin_self, run_json, workdir
-from tests.stub_model import is_routing
+from tests.support.stub_model import is_routing
 
 QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
 SIZES = {

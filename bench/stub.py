@@ -1,4 +1,4 @@
-"""The tests' stub model (``tests/stub_model.py``) as a process of its own, at zero latency.
+"""The tests' stub model (``tests/support/stub_model.py``) as a process of its own, at zero latency.
 
 ``python bench/stub.py`` prints ``{"base_url": ...}`` on its first line, then
 reads commands on stdin, one per line, and answers each on stdout:
@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.stub_model import StubModel, Text, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import StubModel, Text, is_executor, is_routing, last_user_text, plan
 
 GATE_SECONDS = 300.0
 OPTION = re.compile(r"\[(gate|chunks|chars|every):([\w.-]+)\]")

@@ -4,8 +4,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
-from tests.live_server import asgi_live_server  # noqa: F401 (fixture: uvicorn on a free port, see its module)
-from tests.stub_model import stub_model  # noqa: F401 (fixture: OpenAI-compatible stub model server, see its module)
+from tests.support.live_server import asgi_live_server  # noqa: F401 (fixture: uvicorn on a free port, see its module)
+from tests.support.stub_model import stub_model  # noqa: F401 (fixture: OpenAI-compatible stub model server, see its module)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ from agents.http.agui_events import AgUiTranslator
 from agents.http.agui_stream import AgUiEncoder, parse_cursor
 from agents.models import Memory, Run
 from sessions.models import ChatSession
-from tests.node_clients import node_counts, run_node, scripted_model
+from tests.support.node_clients import node_counts, run_node, scripted_model
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -14,9 +14,9 @@ from urllib.parse import urlparse
 import pytest
 
 from agents.models import Approval, Memory, Run
-from tests.live_server import LiveClient, wait_until
-from tests.stub_model import Text, ToolCalls, has_tool_results, is_routing
+from tests.support.live_server import LiveClient, wait_until
 from tests.support.processes import Web, Worker, check_redis, platform_env
+from tests.support.stub_model import Text, ToolCalls, has_tool_results, is_routing
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from agents.models import Approval, Execution, Memory, PlanStep, Run, RunEvent
 from agents.runtime import worker
-from tests.live_server import wait_until
-from tests.stub_model import (
+from tests.support.live_server import wait_until
+from tests.support.stub_model import (
     Text,
     ToolCalls,
     has_tool_results,

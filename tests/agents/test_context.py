@@ -10,7 +10,7 @@ from agents.engine import context
 from agents.models import Run
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
-from tests.stub_model import Text
+from tests.support.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

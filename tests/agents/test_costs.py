@@ -20,8 +20,8 @@ from agents.runs import costs
 from agents.runtime import admission
 from sessions.models import ChatSession, Message
 from tests.factories import run_message, stored_events
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 from tests.support.processes import ROOT, platform_env
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,9 +16,9 @@ import uuid
 import pytest
 
 from agents.models import Execution, PlanStep, Run, RunEvent
-from tests.live_server import LiveClient, wait_until
-from tests.stub_model import Text, is_executor, is_routing, is_synthesis, last_user_text, plan
+from tests.support.live_server import LiveClient, wait_until
 from tests.support.processes import Web, Worker, check_redis, platform_env
+from tests.support.stub_model import Text, is_executor, is_routing, is_synthesis, last_user_text, plan
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 

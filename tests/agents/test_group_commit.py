@@ -19,7 +19,7 @@ from agents.exceptions import RunGone
 from agents.models import Run, RunEvent
 from agents.runs import services
 from tests.factories import make_run
-from tests.live_server import wait_until
+from tests.support.live_server import wait_until
 from tests.support.statements import count_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)

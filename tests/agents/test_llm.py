@@ -12,7 +12,7 @@ import pytest
 from agents.exceptions import LLMError, RunCancelled
 from agents.llm import gateway as llm
 from agents.llm.offline import count_prompt_tokens
-from tests.stub_model import (
+from tests.support.stub_model import (
     Cut,
     Error,
     Hang,

@@ -9,9 +9,9 @@ checked against the server's own schema.
 import pytest
 
 from agents.models import Approval, Memory, Run
-from tests.live_server import wait_until
-from tests.stub_model import Text, ToolCalls
+from tests.support.live_server import wait_until
 from tests.support.mcp_server import facts_config
+from tests.support.stub_model import Text, ToolCalls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
 

@@ -6,9 +6,9 @@ import signal
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.live_server import LiveClient
-from tests.stub_model import Text, ToolCalls
+from tests.support.live_server import LiveClient
 from tests.support.processes import Web, platform_env
+from tests.support.stub_model import Text, ToolCalls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
 

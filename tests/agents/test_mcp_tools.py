@@ -22,9 +22,9 @@ from agents.tools import mcp as mcp_tools
 from agents.tools.registry import READ, READ_ONLY, READ_WRITE, WRITE
 from agents_platform.mcp_config import check_servers, env_mcp_servers
 from tests.factories import make_run, run_message, stored_events
-from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan, tool_names
 from tests.support.mcp_server import ROOT_SCRIPT, FactsServer, facts_config
 from tests.support.processes import free_port
+from tests.support.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan, tool_names
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

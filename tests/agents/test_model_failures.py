@@ -17,8 +17,8 @@ from agents.llm.offline import count_prompt_tokens
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent
 from agents.runs import limits
 from sessions.models import Message
-from tests.live_server import wait_until
-from tests.stub_model import Cut, Error, Raw, Text, is_executor, is_routing, last_user_text, plan
+from tests.support.live_server import wait_until
+from tests.support.stub_model import Cut, Error, Raw, Text, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

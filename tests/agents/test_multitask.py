@@ -22,9 +22,9 @@ from agents.models import Run
 from agents.runs import queue, selectors, services
 from agents.runtime import sweeper
 from tests.factories import make_run
-from tests.live_server import LiveClient, wait_until
-from tests.stub_model import Error, Text, last_user_text
+from tests.support.live_server import LiveClient, wait_until
 from tests.support.processes import Web, Worker, check_redis, platform_env
+from tests.support.stub_model import Error, Text, last_user_text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,8 +12,8 @@ from rest_framework.test import APIClient
 from agents.models import Run, WorkerProcess
 from agents.runs import services
 from agents.runtime.worker import execute_run
-from tests.stub_model import Text, ToolCalls
 from tests.support.processes import ROOT
+from tests.support.stub_model import Text, ToolCalls
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

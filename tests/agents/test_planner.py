@@ -11,7 +11,7 @@ from agents.runs import services
 from agents.runtime.worker import execute_run
 from sessions.models import Message
 from tests.factories import run_message, stored_events, types
-from tests.stub_model import (
+from tests.support.stub_model import (
     Cut,
     Error,
     Hang,

@@ -15,9 +15,9 @@ import uuid
 import psycopg
 import pytest
 
-from tests.live_server import LiveClient
-from tests.stub_model import Text, is_executor, is_routing, plan
+from tests.support.live_server import LiveClient
 from tests.support.processes import Web, platform_env
+from tests.support.stub_model import Text, is_executor, is_routing, plan
 
 pytestmark = pytest.mark.timeout(180)
 

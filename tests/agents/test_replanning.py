@@ -13,8 +13,8 @@ from django.urls import reverse
 from agents.models import Execution, Plan, PlanStep, Run
 from agents.runtime import worker
 from tests.factories import make_run, run_message, stored_events, types
-from tests.live_server import wait_until
-from tests.stub_model import (
+from tests.support.live_server import wait_until
+from tests.support.stub_model import (
     Error,
     Text,
     ToolCalls,

@@ -10,7 +10,7 @@ import pytest
 
 from agents.models import Execution, PlanStep, Run, RunEvent
 from tests.factories import run_message
-from tests.stub_model import Text, ToolCalls, is_executor, is_replanning, is_routing, is_synthesis, plan
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_replanning, is_routing, is_synthesis, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -21,8 +21,8 @@ from agents.runs import limits, services
 from agents.runs.plans import parse_plan
 from agents.runtime import admission, runners, sweeper, worker
 from tests.factories import make_run, stored_events
-from tests.live_server import wait_until
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, is_synthesis, last_user_text, plan
+from tests.support.live_server import wait_until
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, is_synthesis, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

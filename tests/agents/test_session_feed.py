@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from agents.models import Run
-from tests.live_server import wait_until
-from tests.stub_model import Text
+from tests.support.live_server import wait_until
+from tests.support.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,8 +16,8 @@ from agents.engine import conversation
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent
 from agents.runs import services
 from agents.runtime import worker
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, plan
 from tests.support.statements import count_statements
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, plan
 
 LIMITS = {"simple": 12, "tool": 16, "complex": 40}
 

@@ -22,8 +22,8 @@ from agents.events.bus import RedisBus
 from agents.http import streams as views
 from agents.models import Run, RunEvent
 from tests.factories import done_event, make_run, session_event
-from tests.live_server import parse_sse, wait_for_runs_to_finish, wait_until
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
+from tests.support.live_server import parse_sse, wait_for_runs_to_finish, wait_until
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,8 @@ from agents.models import Run
 from agents.runs import limits, services
 from sessions.models import ChatSession, Message
 from tests.factories import make_run
-from tests.live_server import wait_for_runs_to_finish
-from tests.stub_model import Text
+from tests.support.live_server import wait_for_runs_to_finish
+from tests.support.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

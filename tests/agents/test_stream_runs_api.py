@@ -8,7 +8,7 @@ from agents.models import Run
 from agents.runs import services
 from agents.runtime import worker
 from tests.factories import make_run
-from tests.stub_model import Text, is_executor, is_routing, plan
+from tests.support.stub_model import Text, is_executor, is_routing, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ import pytest
 from agents.models import Agent, AgentMessage, Run, RunEvent
 from agents.runs import services
 from agents.runtime.worker import execute_run
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from agents.models import Agent, Run
 from agents.telemetry import tracing
 from tests.factories import run_message
-from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, last_user_text, plan
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -113,7 +113,7 @@ def test_message_content_is_recorded_only_when_enabled(spans, settings, user, st
 
 
 def test_a_failed_call_marks_its_span_and_the_run(spans, user, stub_model):
-    from tests.stub_model import Error
+    from tests.support.stub_model import Error
 
     stub_model.queue(Error(400, "no"))
     run = run_message(user, "hi")

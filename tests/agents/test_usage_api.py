@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 
 from agents.models import AgentMessage
 from tests.factories import run_message
-from tests.stub_model import Text
+from tests.support.stub_model import Text
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

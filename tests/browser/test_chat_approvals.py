@@ -9,7 +9,7 @@ reload the card still says what was decided and by whom.
 import pytest
 
 from agents.models import Execution, Memory, Run
-from tests.stub_model import Text, ToolCalls, is_routing, plan
+from tests.support.stub_model import Text, ToolCalls, is_routing, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.stub_model import Text, ToolCalls
+from tests.support.stub_model import Text, ToolCalls
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ fully visible; once they scroll up, it stays where they put it and offers
 
 import pytest
 
-from tests.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan
+from tests.support.stub_model import Text, ToolCalls, has_tool_results, is_executor, is_routing, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ still while later words arrive, and never run what the model wrote as HTML.
 
 import pytest
 
-from tests.stub_model import Text
+from tests.support.stub_model import Text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ as plain text.
 import pytest
 
 from agents.models import Agent, Run
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -16,7 +16,7 @@ from agents.models import Run
 from sessions import services
 from sessions.models import ChatSession, Message
 from tests.browser.test_chat_ui import slow_plan_responder
-from tests.stub_model import Error, Text
+from tests.support.stub_model import Error, Text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -15,7 +15,7 @@ from django.utils import timezone
 from agents.models import Run
 from sessions import services
 from sessions.models import ChatSession, Message
-from tests.stub_model import Cut, Error, Text, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import Cut, Error, Text, is_executor, is_routing, last_user_text, plan
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -9,7 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from tests.agents.test_admin import build_run
 from tests.browser.conftest import PASSWORD
-from tests.stub_model import Text
+from tests.support.stub_model import Text
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

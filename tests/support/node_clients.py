@@ -23,9 +23,9 @@ from pathlib import Path
 
 from rest_framework.authtoken.models import Token
 
-from tests.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
+from tests.support.stub_model import Text, ToolCalls, is_executor, is_routing, last_user_text, plan
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE_TIMEOUT = 120
 
 SIMPLE_ANSWER = "Hello from the platform."

@@ -30,7 +30,8 @@ from django.conf import settings
 from django.db import transaction
 
 from agents import events
-from agents.engine.conversation import CancelWatch, Conversation, parse_arguments
+from agents.engine.cancel import CancelWatch
+from agents.engine.conversation import Conversation, parse_arguments
 from agents.exceptions import RunCancelled, RunWaiting
 from agents.llm.gateway import ToolCall
 from agents.models import Approval, Plan, Run

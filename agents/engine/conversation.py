@@ -19,8 +19,10 @@ from decimal import Decimal
 from typing import Any
 
 from agents import events
+from agents.engine.cancel import CancelWatch
+from agents.engine.text import ThinkingStream
 from agents.events import catalogue
-from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
+from agents.exceptions import LLMError, RunCancelled, RunGone
 from agents.llm import gateway as llm
 from agents.llm import prices
 from agents.models import Agent, AgentMessage, Run
@@ -31,113 +33,6 @@ from agents.telemetry import metrics, tracing
 from agents.tools import ToolContext, ToolOutcome, dispatch, is_write_tool
 
 logger = logging.getLogger(__name__)
-
-# How often the cancel flag is read from the database at most: a check per
-# streamed chunk must not become a query per token.
-CANCEL_CHECK_INTERVAL = 0.2
-# Text deltas are coalesced into one `text` event per this many seconds (or
-# TEXT_FLUSH_CHARS characters), so the database is not written per token.
-TEXT_FLUSH_SECONDS = 0.05
-TEXT_FLUSH_CHARS = 512
-
-
-class CancelWatch:
-    """Answer "should this run stop?" for its owner, reading the database at most every CANCEL_CHECK_INTERVAL.
-
-    Calling it returns True once the user asked to cancel. It raises RunGone
-    when the run was deleted, finished elsewhere, or taken over by another
-    owner (its lease was lost), and RunReleased when this process asked its
-    runs back (draining): in those cases the agent must stop writing at once.
-    """
-
-    def __init__(self, run: Run, *, should_release: Callable[[], bool] | None = None):
-        self.run = run
-        self.run_id = run.pk
-        self.should_release = should_release
-        # A run just claimed was read by its claim: the first check is due an interval later.
-        self._cancelled = bool(run.owner and run.cancel_requested)
-        self.gone = False
-        self._checked_at = time.monotonic() if run.owner else 0.0
-
-    def __call__(self) -> bool:
-        if self.should_release is not None and self.should_release():
-            raise RunReleased()
-        if not self.gone and not self._cancelled and time.monotonic() - self._checked_at >= CANCEL_CHECK_INTERVAL:
-            control = selectors.run_control(run_id=self.run_id)
-            give_back_connection()  # asked between chunks of a model stream: do not keep it for the rest
-            self._checked_at = time.monotonic()
-            if control is None:
-                self.gone = True
-            else:
-                cancel_requested, status, owner, attempt = control
-                held = status in Run.ACTIVE_STATUSES and (
-                    not self.run.owner or (owner, attempt) == (self.run.owner, self.run.attempt)
-                )
-                self.gone = not held
-                self._cancelled = bool(cancel_requested)
-        if self.gone:
-            raise RunGone()
-        return self._cancelled
-
-    def check(self) -> None:
-        """Raise RunCancelled if the run was cancelled (RunGone or RunReleased as ``__call__`` does)."""
-        if self():
-            raise RunCancelled()
-
-
-class TextStream:
-    """Coalesce an agent's answer deltas into `text` events and keep the whole text."""
-
-    def __init__(self, run: Run, agent: Agent):
-        self.run = run
-        self.agent = agent
-        self.parts: list[str] = []
-        self._pending: list[str] = []
-        self._pending_chars = 0
-        self._last_flush = 0.0
-        self.started = False
-
-    def __call__(self, delta: str) -> None:
-        if not delta:
-            return
-        self.started = True
-        self.parts.append(delta)
-        self._pending.append(delta)
-        self._pending_chars += len(delta)
-        now = time.monotonic()
-        if now - self._last_flush >= TEXT_FLUSH_SECONDS or self._pending_chars >= TEXT_FLUSH_CHARS:
-            self.flush()
-
-    def flush(self) -> None:
-        """Emit what is pending as one `text` event."""
-        pending = self.take()
-        if not pending:
-            return
-        self._last_flush = time.monotonic()
-        events.emit(self.run, *pending)
-        give_back_connection()  # the model stream goes on
-
-    def take(self) -> list[catalogue.Event]:
-        """Return the pending text as a `text` event (none when nothing is pending) and forget it."""
-        if not self._pending:
-            return []
-        delta = "".join(self._pending)
-        self._pending, self._pending_chars = [], 0
-        return [self.event(delta)]
-
-    def event(self, delta: str) -> catalogue.Event:
-        return catalogue.TextEvent(delta=delta, agent_id=str(self.agent.pk))
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
-
-
-class ThinkingStream(TextStream):
-    """Coalesce an agent's reasoning and progress text into `thinking` events (never part of the answer)."""
-
-    def event(self, delta: str) -> catalogue.Event:
-        return catalogue.ThinkingEvent(delta=delta, agent_id=str(self.agent.pk), agent_kind=self.agent.role)
 
 
 @dataclass

@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from agents import events
 from agents.engine import prompts
-from agents.engine.conversation import CancelWatch, Conversation
+from agents.engine.cancel import CancelWatch
+from agents.engine.conversation import Conversation
 from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded, RunReleased
 from agents.models import Agent, Execution, PlanStep, Run

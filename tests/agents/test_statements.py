@@ -12,7 +12,7 @@ on its work, so the interval is set beyond the run here.
 
 import pytest
 
-from agents.engine import conversation
+from agents.engine import cancel
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent
 from agents.runs import services
 from agents.runtime import worker
@@ -42,7 +42,7 @@ def script(stub_model, route: str) -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("route", ["simple", "tool", "complex"])
 def test_a_run_costs_at_most_its_statement_limit(stub_model, user, route, monkeypatch):
-    monkeypatch.setattr(conversation, "CANCEL_CHECK_INTERVAL", 3600.0)
+    monkeypatch.setattr(cancel, "CANCEL_CHECK_INTERVAL", 3600.0)
     worker.ensure_maintenance()  # started before counting (its own statements are never counted)
     script(stub_model, route)
     run, _ = services.run_create(user=user, message=f"a {route} question")

@@ -18,7 +18,7 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
 
-from agents.events import catalogue
+from agents.events import exports
 from agents_platform.schema_protocols import protocol_paths
 
 SCHEMA_REF = "#/components/schemas/{}"
@@ -203,7 +203,7 @@ def event_components() -> dict[str, dict[str, Any]]:
     """Return the component schemas of the event stream: one per type, ``RunEvent`` (one of them), and frames."""
     components: dict[str, dict[str, Any]] = {"RunEventBase": EVENT_BASE}
     mapping: dict[str, str] = {}
-    for event_type, (name, description, own) in catalogue.schemas().items():
+    for event_type, (name, description, own) in exports.schemas().items():
         components[name] = {"description": description, "allOf": [{"$ref": SCHEMA_REF.format("RunEventBase")}, own]}
         mapping[event_type] = SCHEMA_REF.format(name)
     components["RunEvent"] = {

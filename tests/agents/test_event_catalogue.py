@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 
 from agents import events
-from agents.events import catalogue
+from agents.events import catalogue, exports
 from agents.management.commands.write_event_module import module_text
 from agents.models import RunEvent
 from tests.factories import make_run
@@ -153,7 +153,7 @@ def test_optional_fields_are_sent_only_when_set_and_required_ones_always():
 
 
 def test_the_ui_event_module_is_generated_from_the_catalogue():
-    path = Path(settings.BASE_DIR) / catalogue.JS_MODULE_PATH
+    path = Path(settings.BASE_DIR) / exports.JS_MODULE_PATH
     assert path.read_text() == module_text(), "run `python manage.py write_event_module`"
     for name, cls in catalogue.EVENTS.items():
         assert f'{name.upper()}: "{name}"' in module_text()

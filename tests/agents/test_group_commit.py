@@ -89,7 +89,7 @@ def test_events_emitted_while_a_commit_is_in_flight_go_out_together_in_the_next_
     waiting = [threading.Thread(target=events.emit, args=(run, text(n, "w"))) for n in range(1, 6)]
     for thread in waiting:
         thread.start()
-    log = events._log_for(run)
+    log = events.log.log_for(run)
     wait_until(lambda: len(log.pending) == 5, "five events queued behind the commit in flight")
     assert stored(run)[-1][0] == 1, "nothing of the held batch is stored yet"
     release.set()

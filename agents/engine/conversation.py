@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from agents import events
@@ -25,6 +24,7 @@ from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone
 from agents.llm import gateway as llm
 from agents.llm import prices
+from agents.llm.usage import Usage
 from agents.models import Agent, AgentMessage, Run
 from agents.runs import costs, selectors, services
 from agents.runs.connections import give_back_connection
@@ -36,30 +36,6 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class AgentUsage:
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    llm_calls: int = 0
-    cost_usd: Decimal = prices.ZERO
-    cost_known: bool = True
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the usage as stored (``cost_usd`` a Decimal)."""
-        return {
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "llm_calls": self.llm_calls,
-            "cost_usd": self.cost_usd,
-            "cost_known": self.cost_known,
-        }
-
-    def as_event(self) -> dict[str, Any]:
-        """Return the usage as events carry it (``cost_usd`` a JSON number)."""
-        return {**self.as_dict(), "cost_usd": float(self.cost_usd)}
-
-
-@dataclass
 class Conversation:
     """One agent's LLM conversation: kept in memory for the next call and stored as it grows."""
 
@@ -68,7 +44,7 @@ class Conversation:
     cancel: CancelWatch
     tool_context: ToolContext
     messages: list[dict[str, Any]] = field(default_factory=list)
-    usage: AgentUsage = field(default_factory=AgentUsage)
+    usage: Usage = field(default_factory=Usage)
     # One run's agents store their rows from several threads; the lock keeps
     # this conversation's rows in order when a callback fires from another one.
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -213,18 +189,16 @@ class Conversation:
                 latency_ms=result.latency_ms,
                 finish_reason=result.finish_reason or "",
             )
-            self.usage.prompt_tokens += usage.prompt_tokens
-            self.usage.completion_tokens += usage.completion_tokens
-            self.usage.llm_calls += 1
-            self.usage.cost_usd += cost.usd
-            self.usage.cost_known = self.usage.cost_known and cost.known
-            services.run_add_usage(
-                run=self.run,
+            call = Usage(
                 prompt_tokens=usage.prompt_tokens,
                 completion_tokens=usage.completion_tokens,
+                cached_tokens=usage.cached_tokens,
+                llm_calls=1,
                 cost_usd=cost.usd,
                 cost_known=cost.known,
             )
+            self.usage += call
+            services.run_add_usage(run=self.run, usage=call)
         finally:
             # The provider charged the call whether or not it could be stored.
             costs.call_settle(hold, tokens=usage.prompt_tokens + usage.completion_tokens, cost_usd=cost.usd)

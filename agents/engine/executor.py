@@ -134,7 +134,7 @@ def _run_step(
             status=status,
             result=result,
             error=error,
-            usage=usage.as_dict(),
+            usage=usage,
             finished_at=finished_at,
         )
         services.step_finish(step=step, status=outcome.status, result=outcome.result, error=outcome.error)
@@ -146,7 +146,7 @@ def _run_step(
             step_id=str(step.pk),
             status=status,
             result=result if status == Execution.Status.COMPLETED else error,
-            usage=catalogue.Usage(**usage.as_event()),
+            usage=catalogue.Usage(**usage.event()),
             duration_ms=int((finished_at - execution.started_at).total_seconds() * 1000),
         ),
         step_complete(step, outcome),

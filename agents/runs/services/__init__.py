@@ -24,7 +24,6 @@ from agents.runs.services.ownership import (
     session_event,
 )
 from agents.runs.services.records import (
-    USAGE_FIELDS,
     agent_create,
     agent_message_create,
     execution_finish,
@@ -35,7 +34,6 @@ from agents.runs.services.records import (
     run_set_trace_id,
     step_finish,
     step_start,
-    usage_payload,
 )
 from agents.runs.services.start import (
     CONTEXT_TYPE_MAX_CHARS,
@@ -54,7 +52,6 @@ __all__ = [
     "IDEMPOTENCY_KEY_MAX_CHARS",
     "IDEMPOTENCY_WINDOW",
     "MEMORY_MAX_CHARS",
-    "USAGE_FIELDS",
     "agent_create",
     "agent_message_create",
     "execution_finish",
@@ -81,7 +78,6 @@ __all__ = [
     "session_event",
     "step_finish",
     "step_start",
-    "usage_payload",
     "worker_beat",
     "worker_register",
     "worker_unregister",

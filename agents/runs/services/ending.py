@@ -11,10 +11,10 @@ from django.utils import timezone
 from agents import events
 from agents.events import catalogue
 from agents.exceptions import RunGone, RunNotFound
+from agents.llm.usage import Usage
 from agents.models import Execution, PlanStep, Run
 from agents.runs import approvals, costs, limits, queue
 from agents.runs.services.ownership import lease_end, session_event
-from agents.runs.services.records import USAGE_FIELDS, usage_payload
 from agents.telemetry import metrics
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
@@ -64,7 +64,7 @@ def run_finish(
         active = active.filter(owner=run.owner, attempt=run.attempt)
     with transaction.atomic():
         # Lock first: nothing may be stored for a run that someone else is finishing.
-        locked = active.select_for_update().only(*USAGE_FIELDS, "started_at").first()
+        locked = active.select_for_update().only(*Usage.COUNTERS, "started_at").first()
         if locked is None:
             return False
         new_message = _answer_message(run=run, counted=locked, answer=answer, status=status, given=assistant_message)
@@ -83,7 +83,7 @@ def run_finish(
         )
         if close_open_work:
             _close_open_work(run_id=run.pk, now=now)
-        for name in (*USAGE_FIELDS, "started_at"):
+        for name in (*Usage.COUNTERS, "started_at"):
             setattr(run, name, getattr(locked, name))
         run.status, run.finished_at, run.owner, run.lease_until = status, now, "", None
         run.assistant_message = assistant_message
@@ -106,7 +106,7 @@ def _closing_events(run: Run) -> list[catalogue.Event]:
         catalogue.DoneEvent(
             status=run.status,
             message_id=str(message) if message else None,
-            usage=catalogue.Usage(**usage_payload(run)),
+            usage=catalogue.Usage(**Usage.of(run).event()),
             duration_ms=run.duration_ms,
         )
     )
@@ -145,7 +145,7 @@ def _run_finish_owned(
         "error_detail": error_detail,
     }
     ended = Run(pk=run.pk, session_id=run.session_id, started_at=run.started_at, **final)
-    for name in USAGE_FIELDS:
+    for name in Usage.COUNTERS:
         setattr(ended, name, getattr(run, name))
 
     def writes() -> None:

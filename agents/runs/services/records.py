@@ -2,12 +2,12 @@
 
 import threading
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
 
 from agents import events
+from agents.llm.usage import Usage
 from agents.models import Agent, AgentMessage, Execution, Plan, PlanStep, PlanStepDependency, Run
 from agents.runs.plans import PlanSpec
 
@@ -26,53 +26,22 @@ def run_set_route(*, run: Run, route: str, reason: str) -> None:
     run.route, run.route_reason = route, reason
 
 
-def run_add_usage(
-    *,
-    run: Run,
-    prompt_tokens: int,
-    completion_tokens: int,
-    llm_calls: int = 1,
-    cost_usd: Decimal = Decimal(0),
-    cost_known: bool = True,
-) -> None:
-    """Add one LLM call's usage and cost to the run, atomically (executors add in parallel).
+def run_add_usage(*, run: Run, usage: Usage) -> None:
+    """Add LLM calls' usage and cost to the run, atomically (executors add in parallel).
 
     The session gets the run's cost once, when the run finishes (``run_finish``).
     """
-    costs: dict[str, Any] = {"cost_usd": cost_usd} if cost_usd else {}
-    if not cost_known:
-        costs["cost_known"] = False
+    counters = usage.counters()
+    if not usage.cost_usd:
+        del counters["cost_usd"]
+    if usage.cost_known:
+        del counters["cost_known"]  # only a False flag is written
     # With the run's next batch of events (its owner's), or now: one fenced UPDATE carries both.
-    events.add_usage(
-        run,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        total_tokens=prompt_tokens + completion_tokens,
-        llm_calls=llm_calls,
-        **costs,
-    )
+    events.add_usage(run, **counters)
     with _usage_lock:  # the owner's copy (its threads add in parallel): run_finish reads no row back
-        run.prompt_tokens += prompt_tokens
-        run.completion_tokens += completion_tokens
-        run.total_tokens += prompt_tokens + completion_tokens
-        run.llm_calls += llm_calls
-        run.cost_usd += cost_usd
-        run.cost_known = run.cost_known and cost_known
-
-
-USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens", "llm_calls", "cost_usd", "cost_known")
-
-
-def usage_payload(counted: Run | Execution) -> dict[str, Any]:
-    """Return the ``usage`` of a `done` or `executor_result` event: tokens, calls and dollars (a JSON number)."""
-    return {
-        "prompt_tokens": counted.prompt_tokens,
-        "completion_tokens": counted.completion_tokens,
-        "total_tokens": counted.total_tokens,
-        "llm_calls": counted.llm_calls,
-        "cost_usd": float(counted.cost_usd),
-        "cost_known": counted.cost_known,
-    }
+        total = Usage.of(run) + usage
+        for name, value in total.counters().items():
+            setattr(run, name, value)
 
 
 def agent_create(*, run: Run, role: str, model: str, parent: Agent | None = None) -> Agent:
@@ -144,12 +113,12 @@ def execution_finish(
     status: str,
     result: str = "",
     error: str = "",
-    usage: dict[str, Any],
+    usage: Usage,
     finished_at: datetime | None = None,
 ) -> None:
     """Give an execution its final status and usage (tokens, calls, ``cost_usd`` and ``cost_known``)."""
     now = finished_at or timezone.now()
-    counts = {name: usage[name] for name in USAGE_FIELDS if name in usage}
+    counts = usage.counters()
     Execution.objects.filter(pk=execution.pk).update(
         status=status, result=result, error=error, finished_at=now, **counts
     )

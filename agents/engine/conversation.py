@@ -253,7 +253,7 @@ class Conversation:
         try:
             self._store_call(partial, hold, outcome=outcome)
         except Exception:
-            if selectors.run_control(run_id=self.run.pk) is None:
+            if selectors.run_deleted(run_id=self.run.pk):
                 raise RunGone() from None  # deleted with its session while the call ran
             # The failure being reported matters more than this row.
             logger.exception("Run %s: the unfinished call of agent %s could not be stored", self.run.pk, self.agent.pk)

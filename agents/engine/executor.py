@@ -112,7 +112,7 @@ def _run_step(
         # A run limit (tokens, dollars) ends the run, not only this step: raised again once the step is stored.
         error, over_limit = exc.message, exc
     except Exception:
-        if selectors.run_control(run_id=run.pk) is None:
+        if selectors.run_deleted(run_id=run.pk):
             raise RunGone() from None  # a write raced the deletion of the run
         logger.exception("Executor %s failed on step %s", agent.pk, step.pk)
         error = "The executor failed unexpectedly."

@@ -88,7 +88,7 @@ class RunExecution(Routing, Scheduling, Synthesis):
         except RunLimitExceeded as exc:
             status, error_code, error_message = Run.Status.FAILED, exc.code, exc.message
         except Exception as exc:
-            if selectors.run_control(run_id=run.pk) is None:
+            if selectors.run_deleted(run_id=run.pk):
                 raise RunGone() from None  # a write raced the deletion of the run
             logger.exception("Run %s failed", run.pk)
             status, error_code, error_message = Run.Status.FAILED, "internal_error", "The run failed unexpectedly."
@@ -136,7 +136,7 @@ class RunExecution(Routing, Scheduling, Synthesis):
             )
         except Exception as exc:
             # The run must still end with `done`; left active, it would wait for the sweeper.
-            if selectors.run_control(run_id=run.pk) is None:
+            if selectors.run_deleted(run_id=run.pk):
                 raise RunGone() from None
             logger.exception("Run %s: the answer could not be stored", run.pk)
             finished = services.run_finish(

@@ -55,6 +55,11 @@ def run_control(*, run_id: uuid.UUID | str) -> tuple[bool, str, str, int] | None
     return Run.objects.filter(pk=run_id).values_list("cancel_requested", "status", "owner", "attempt").first()
 
 
+def run_deleted(*, run_id: uuid.UUID | str) -> bool:
+    """Return whether the run no longer exists (deleted with its session): the one "is the run gone?" read."""
+    return not Run.objects.filter(pk=run_id).exists()
+
+
 def run_final_usage(*, run_id: uuid.UUID | str) -> tuple[int, int] | None:
     """Return (user id, total tokens) of a finished run; None while it is active or when it is gone."""
     row = Run.objects.filter(pk=run_id, status__in=Run.FINAL_STATUSES).values_list("user_id", "total_tokens").first()

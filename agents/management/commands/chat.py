@@ -13,12 +13,12 @@ reading its stored events, as a stream client would.
 import json
 import time
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.exceptions import DomainError
 from agents.models import Run
 from agents.runs import selectors
+from agents.runs.services import accounts
 from agents.runtime import admission, runners, worker
 
 POLL_SECONDS = 0.05
@@ -36,10 +36,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, message, user, session, as_json: bool, **options):
-        account, created = get_user_model().objects.get_or_create(username=user)
-        if created:
-            account.set_unusable_password()
-            account.save()
+        account = accounts.command_user_get_or_create(username=user)
         try:
             run, _ = admission.run_accept(user=account, payload={"message": message, "session_id": session})
         except DomainError as exc:

@@ -3,12 +3,11 @@
 import os
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
 from agents.redact import redact_secrets
+from agents.runs.services import accounts
 
 
 def database_description() -> str:
@@ -36,12 +35,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         username = os.environ.get("DEMO_USERNAME", "demo")
         password = os.environ.get("DEMO_PASSWORD", "demo-password")
-        users = get_user_model()
-        user = users.objects.filter(username=username).first()
-        if user is None:
-            # Created once. Later runs leave the password alone: resetting it would sign out every
-            # browser (Django ties sessions to the password hash) each time the server restarts.
-            user = users.objects.create_superuser(username=username, email="", password=password)
+        user, created = accounts.demo_user_ensure(username=username, password=password)
+        if created:
             self.stdout.write(
                 self.style.SUCCESS(f"Demo user created: username={username} password={password} (staff: /admin/)")
             )
@@ -52,8 +47,8 @@ class Command(BaseCommand):
                     "only applies when the user is created)"
                 )
             )
-        token, _ = Token.objects.get_or_create(user=user)
-        self.stdout.write(f"API token: {token.key}  (Authorization: Token {token.key})")
+        token = accounts.api_token_get_or_create(user=user)
+        self.stdout.write(f"API token: {token}  (Authorization: Token {token})")
         self.stdout.write(f"Database: {database_description()}")
         self.stdout.write(f"Event bus: {bus_description()}")
         celery = settings.AGENT_RUNNER == "celery"

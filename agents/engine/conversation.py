@@ -54,10 +54,6 @@ class Conversation:
     def __post_init__(self) -> None:
         self.thinking = ThinkingStream(self.run, self.agent)
 
-    @property
-    def agent_kind(self) -> str:
-        return self.agent.role
-
     def load(self, rows: list[AgentMessage]) -> None:
         """Take up the conversation an earlier attempt stored (resume): the next call continues it."""
         for row in rows:
@@ -118,7 +114,7 @@ class Conversation:
         estimate = llm.estimate_usage(messages=self.messages, tools=tools or None, content="", tool_calls=[])
         hold = costs.call_reserve(run=self.run, model=self.agent.model, prompt_tokens=estimate.prompt_tokens)
         tracing.open_agent(
-            run_id=str(self.run.pk), agent_id=str(self.agent.pk), role=self.agent_kind, model=self.agent.model
+            run_id=str(self.run.pk), agent_id=str(self.agent.pk), role=self.agent.role, model=self.agent.model
         )
         give_back_connection()  # not held while the model thinks
         started = time.monotonic()
@@ -210,7 +206,7 @@ class Conversation:
         usage = result.usage
         metrics.llm_call(
             model=self.agent.model,
-            role=self.agent_kind,
+            role=self.agent.role,
             outcome=outcome,
             latency_ms=result.latency_ms,
             first_token_ms=result.first_token_ms,
@@ -223,7 +219,7 @@ class Conversation:
         tracing.record_chat(
             run_id=str(self.run.pk),
             agent_id=str(self.agent.pk),
-            role=self.agent_kind,
+            role=self.agent.role,
             request_model=self.agent.model,
             response_model=result.model,
             latency_ms=result.latency_ms,
@@ -289,7 +285,7 @@ class Conversation:
                 tool=call.name,
                 arguments=parse_arguments(call.arguments),
                 agent_id=str(self.agent.pk),
-                agent_kind=self.agent_kind,
+                agent_kind=self.agent.role,
             ),
             # A write tool's call is on record (its model call stored) before the tool acts.
             with_rows=is_write_tool(call.name),
@@ -300,7 +296,7 @@ class Conversation:
         with tracing.tool_span(
             run_id=str(self.run.pk),
             agent_id=str(self.agent.pk),
-            role=self.agent_kind,
+            role=self.agent.role,
             model=self.agent.model,
             tool=call.name,
             call_id=call.id,

@@ -10,6 +10,19 @@ An event's JSON is the fields every event carries (``type``, ``run_id``,
 ``session_id``, ``seq``, ``ts``, added by ``emit()``) and its own fields.
 Required fields are always sent (``None`` as ``null``); optional ones only
 when the code set them. Clients ignore types and fields they do not know.
+
+Where the wire's name for a thing differs from the code's, these classes are
+the one place that maps it (the wire names are the contract, docs/events.md):
+
+=====================  ==========================================
+wire (events)          code
+=====================  ==========================================
+``strategy``           the run's ``route`` (``Run.route``)
+``agent_kind``         the agent's ``role`` (``Agent.role``)
+``executor_id``        the executor's ``Agent`` id
+``step.id`` / ``key``  the ``PlanStep`` id / its ``key`` in the plan
+``usage``              ``agents.llm.usage.Usage.event()``
+=====================  ==========================================
 """
 
 from __future__ import annotations
@@ -48,7 +61,7 @@ class SessionInfo(_Value):
 
 
 class PlanStepInfo(_Value):
-    id: str = Field(description="The step's id within the plan.")
+    id: str = Field(description="The step's id (its other events name it).")
     title: str
     instructions: str
     depends_on: list[str]
@@ -66,7 +79,7 @@ class PlanInfo(_Value):
 class StepRef(_Value):
     id: str
     title: str
-    key: str | None = Field(None, description="The step's id within the plan.")
+    key: str | None = Field(None, description="The step's key within the plan (the planner's name for it).")
 
 
 class TaskInfo(_Value):
@@ -83,7 +96,7 @@ class StepResult(_Value):
     id: str
     status: Literal["completed", "failed", "skipped", "cancelled"]
     result: Any = Field(description="The step's result, or why it did not complete.")
-    key: str | None = Field(None, description="The step's id within the plan.")
+    key: str | None = Field(None, description="The step's key within the plan (the planner's name for it).")
 
 
 class ApprovalRequest(_Value):

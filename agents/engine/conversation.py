@@ -54,6 +54,10 @@ class Conversation:
     def __post_init__(self) -> None:
         self.thinking = ThinkingStream(self.run, self.agent)
 
+    def _names(self) -> dict[str, str]:
+        """Return the run, agent and role that this conversation's spans name."""
+        return {"run_id": str(self.run.pk), "agent_id": str(self.agent.pk), "role": self.agent.role}
+
     def load(self, rows: list[AgentMessage]) -> None:
         """Take up the conversation an earlier attempt stored (resume): the next call continues it."""
         for row in rows:
@@ -113,9 +117,7 @@ class Conversation:
         # The run's token and dollar limits, checked (and the call's estimate reserved) before the call is made.
         estimate = llm.estimate_usage(messages=self.messages, tools=tools or None, content="", tool_calls=[])
         hold = costs.call_reserve(run=self.run, model=self.agent.model, prompt_tokens=estimate.prompt_tokens)
-        tracing.open_agent(
-            run_id=str(self.run.pk), agent_id=str(self.agent.pk), role=self.agent.role, model=self.agent.model
-        )
+        tracing.open_agent(**self._names(), model=self.agent.model)
         give_back_connection()  # not held while the model thinks
         started = time.monotonic()
         if on_text is not None:
@@ -217,9 +219,7 @@ class Conversation:
             cost_known=cost.known,
         )
         tracing.record_chat(
-            run_id=str(self.run.pk),
-            agent_id=str(self.agent.pk),
-            role=self.agent.role,
+            **self._names(),
             request_model=self.agent.model,
             response_model=result.model,
             latency_ms=result.latency_ms,
@@ -294,9 +294,7 @@ class Conversation:
     def dispatch_call(self, call: llm.ToolCall) -> ToolOutcome:
         """Run one tool call, traced and counted."""
         with tracing.tool_span(
-            run_id=str(self.run.pk),
-            agent_id=str(self.agent.pk),
-            role=self.agent.role,
+            **self._names(),
             model=self.agent.model,
             tool=call.name,
             call_id=call.id,

@@ -40,7 +40,8 @@ from agents.engine.conversation import CANCEL_CHECK_INTERVAL, CancelWatch, Conve
 from agents.engine.executor import StepOutcome, end_step, run_step
 from agents.events import catalogue
 from agents.exceptions import LLMError, RunCancelled, RunGone, RunLimitExceeded
-from agents.llm.gateway import ToolCall, estimate_tokens
+from agents.llm.gateway import ToolCall
+from agents.llm.tokens import estimate_tokens
 from agents.models import Agent, Approval, Plan, PlanStep, Run
 from agents.runs import approvals as run_approvals
 from agents.runs import selectors, services

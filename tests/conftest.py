@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 
 from tests.support.live_server import asgi_live_server  # noqa: F401 (fixture: uvicorn on a free port, see its module)
+from tests.support.offline_calls import offline_model  # noqa: F401 (fixture: the built-in offline model, see its module)
 from tests.support.stub_model import stub_model  # noqa: F401 (fixture: OpenAI-compatible stub model server, see its module)
 
 

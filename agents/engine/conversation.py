@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from agents import events
@@ -187,14 +187,7 @@ class Conversation:
                 latency_ms=result.latency_ms,
                 finish_reason=result.finish_reason or "",
             )
-            call = Usage(
-                prompt_tokens=usage.prompt_tokens,
-                completion_tokens=usage.completion_tokens,
-                cached_tokens=usage.cached_tokens,
-                llm_calls=1,
-                cost_usd=cost.usd,
-                cost_known=cost.known,
-            )
+            call = replace(usage, llm_calls=1, cost_usd=cost.usd, cost_known=cost.known)
             self.usage += call
             services.run_add_usage(run=self.run, usage=call)
         finally:

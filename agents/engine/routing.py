@@ -14,7 +14,8 @@ from agents.engine import approvals, context
 from agents.engine.conversation import Conversation, parse_arguments
 from agents.events import catalogue
 from agents.exceptions import RunLimitExceeded
-from agents.llm.gateway import ToolCall, estimate_tokens
+from agents.llm.gateway import ToolCall
+from agents.llm.tokens import estimate_tokens
 from agents.models import Run
 from agents.runs import selectors, services
 from agents.runs.plans import PlanInvalid, create_plan_tool, parse_plan

@@ -47,7 +47,7 @@ from agents import events
 from agents.events import catalogue
 from agents.exceptions import CostBudgetExceeded, RunLimitExceeded
 from agents.llm import prices
-from agents.llm.gateway import estimate_tokens
+from agents.llm.tokens import estimate_tokens
 from agents.models import Run
 from agents.runs import selectors
 

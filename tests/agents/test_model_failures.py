@@ -12,8 +12,7 @@ import logging
 import pytest
 
 from agents.exceptions import LLMError
-from agents.llm import gateway as llm
-from agents.llm.offline import count_prompt_tokens
+from agents.llm.tokens import count_prompt_tokens, estimate_tokens
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent
 from agents.runs import limits
 from sessions.models import Message
@@ -162,7 +161,7 @@ def test_a_stream_cut_mid_answer_is_stored_and_charged_to_the_run_and_the_budget
     assert cut.content == "Once upon a time "
     assert cut.finish_reason == "error"
     assert cut.prompt_tokens >= prompt > 0
-    assert cut.completion_tokens == llm.estimate_tokens("Once upon a time ")
+    assert cut.completion_tokens == estimate_tokens("Once upon a time ")
     assert run.llm_calls == 1
     assert run.total_tokens == cut.prompt_tokens + cut.completion_tokens
     assert events[-1]["usage"]["total_tokens"] == run.total_tokens

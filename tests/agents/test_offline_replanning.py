@@ -2,8 +2,8 @@
 
 import pytest
 
-from agents.llm.offline_answers import respond
-from agents.llm.offline_replan import needs_live_data
+from agents.llm.offline.replan import needs_live_data
+from agents.llm.offline.respond import respond
 from agents.models import Execution, Plan, Run, RunEvent
 from agents.runs import services
 from agents.runtime.worker import execute_run

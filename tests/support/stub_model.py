@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from agents.llm.offline import count_prompt_tokens, count_tokens
+from agents.llm.tokens import count_prompt_tokens, count_tokens
 
 # (prompt, completion), (prompt, completion, cached prompt tokens), "auto" (counted), or None (no usage chunk)
 Usage = tuple[int, int] | tuple[int, int, int] | str | None

@@ -1,4 +1,4 @@
-"""The built-in offline model: deterministic, no network, same code path as a real one.
+"""The offline model on the wire: an in-process Chat Completions server, reached through the real SDK.
 
 ``OfflineTransport`` is an in-process ``httpx2`` transport that answers
 ``POST /v1/chat/completions`` in the Chat Completions wire format (SSE
@@ -6,9 +6,9 @@
 chunk, ``data: [DONE]``), so ``agents.llm.gateway`` drives it through the very
 ``openai`` client it uses for a real server.
 
-What it says is decided in ``agents.llm.offline_answers`` (``respond``); this
-module only puts it on the wire. Token counts are real counts of
-``count_tokens`` (words and punctuation).
+What it says is decided in ``agents.llm.offline.respond``; this module only
+puts it on the wire. Its usage is the exact count of its own tokenizer,
+``agents.llm.tokens.count_tokens`` (words and punctuation).
 """
 
 import hashlib
@@ -19,25 +19,13 @@ import time
 import httpx2
 from django.conf import settings
 
-from agents.llm.offline_answers import Call, Say, message_text, respond
+from agents.llm.offline.messages import Call, Say
+from agents.llm.offline.respond import respond
+from agents.llm.tokens import count_prompt_tokens, count_tokens
 
-TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 CREATED = 1_700_000_000  # a fixed timestamp keeps the output byte-for-byte deterministic
 WORDS_PER_CHUNK = 3
 ARGUMENT_FRAGMENTS = 4
-
-
-def count_tokens(value: str) -> int:
-    """Return the offline model's token count of a text: its words and punctuation marks."""
-    return len(TOKEN_RE.findall(value or ""))
-
-
-def count_prompt_tokens(messages: list[dict]) -> int:
-    """Return the prompt tokens of a request: the tokens of every message's text."""
-    return sum(count_tokens(message_text(message)) for message in messages)
-
-
-# --- The wire format ------------------------------------------------------------------
 
 
 def _completion_id(body: bytes) -> str:

@@ -13,7 +13,9 @@
 
 import re
 
-from agents.llm.offline_answers import Call, Say, _clean, _step_kind, _subject, step_task
+from agents.llm.offline.classify import step_kind, subject_of
+from agents.llm.offline.messages import Call, Say, step_task
+from agents.llm.offline.phrases import clean
 
 LIVE_DATA_RE = re.compile(
     r"\b(?:the\s+)?(?:latest|real-time|up-to-date|online|news|today's|live (?:data|prices?|scores?|feeds?))\b", re.I
@@ -33,13 +35,13 @@ GENERAL = "_general"  # the key suffix of a step that replaces a failed one
 def needs_live_data(task_text: str) -> bool:
     """Return whether an executor's step asks for data the offline model cannot reach (and is not a verdict)."""
     title, _ = step_task(task_text)
-    return _step_kind(title) != "recommend" and bool(LIVE_DATA_RE.search(title))
+    return step_kind(title) != "recommend" and bool(LIVE_DATA_RE.search(title))
 
 
 def search_in_vain(task_text: str, offered: list[str], searches: int) -> Say | Call:
     """Return an executor's next fruitless search for live data (it never answers: the step stalls)."""
     title, _ = step_task(task_text)
-    subject = without_live_words(_subject(title))
+    subject = without_live_words(subject_of(title))
     if "search_history" not in offered:
         return Say(f"{subject}: live data is out of reach offline.")
     words = (
@@ -51,6 +53,7 @@ def search_in_vain(task_text: str, offered: list[str], searches: int) -> Say | C
 
 
 def is_revision_request(text: str) -> bool:
+    """Return whether a text is the planner's replanning request (``agents.engine.prompts.revision_request``)."""
     return REVISION_RE.match(text) is not None
 
 
@@ -70,7 +73,7 @@ def revise(text: str) -> Say | Call:
             continue
         key = f"{step['key'][: 64 - len(GENERAL)]}{GENERAL}"
         replaced[step["key"]] = key
-        subject = _clean(without_live_words(_subject(step["title"])))
+        subject = clean(without_live_words(subject_of(step["title"])))
         new_steps.append(
             {
                 "id": key,

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from agents.exceptions import BudgetExceeded, RateLimited
+from agents.llm.tokens import estimate_tokens
 from agents_platform.sliding_window import SlidingWindow
 
 RATE_GROUP = "agent-stream"
@@ -85,8 +86,8 @@ class Reservation:
 
 
 def estimate_run_tokens(message: str) -> int:
-    """Return the tokens reserved for a run before it starts (about four characters a token)."""
-    return RUN_ESTIMATE_FLOOR + 2 * math.ceil(len(message) / 4)
+    """Return the tokens reserved for a run before it starts: a floor, and twice the message's estimate."""
+    return RUN_ESTIMATE_FLOOR + 2 * estimate_tokens(message)
 
 
 def _bucket_key(user_id: int, bucket: int) -> str:

@@ -196,4 +196,6 @@ def test_concurrent_reservations_never_overrun_the_budget(settings):
 
 def test_estimate_grows_with_the_message():
     assert limits.estimate_run_tokens("") == limits.RUN_ESTIMATE_FLOOR
-    assert limits.estimate_run_tokens("x" * 4000) == limits.RUN_ESTIMATE_FLOOR + 2000
+    assert limits.estimate_run_tokens("x" * 4000) == limits.RUN_ESTIMATE_FLOOR + 2000  # 1,000 tokens, twice
+    # The platform's one estimate (agents.llm.tokens): words count when they outnumber characters / 4.
+    assert limits.estimate_run_tokens("a b c d e f") == limits.RUN_ESTIMATE_FLOOR + 12

@@ -15,7 +15,7 @@ resumes instead of starting over, because the stored run is the checkpoint:
   whose result is stored is not called again, a finished answer is sent again
   without a model call, and the tool loop goes on from where it stopped.
 
-Routing is one call (CONTRACT.md section 5): the planner is offered every
+Routing is one call (docs/architecture.md#routing): the planner is offered every
 tool the user may use and ``create_plan``. A plain answer routes the message
 ``simple``; calls of other tools route it ``tool`` (the tool loop runs until
 the planner answers in text); a ``create_plan`` call routes it ``complex``:

@@ -1,12 +1,13 @@
 """The event catalogue: one typed class per event type of the run stream.
 
-This module is the one definition of the event contract (CONTRACT.md section
-4). ``emit()`` takes an instance of one of these classes, which has checked
-its fields when it was built; ``schema()`` turns the same classes into the
-OpenAPI components of the stream (``agents_platform/schema.py`` adds them to
-the document); ``js_module()`` writes the names and fields the chat UI reads
-into ``static/chat/js/events.js`` (``manage.py write_event_module``; a test
-fails when the checked-in file differs).
+This module is the one definition of the event contract. ``emit()`` takes an
+instance of one of these classes, which has checked its fields when it was
+built; ``schema()`` turns the same classes into the OpenAPI components of the
+stream (``agents_platform/schema.py`` adds them to the document);
+``js_module()`` writes the names and fields the chat UI reads into
+``static/chat/js/events.js`` (``manage.py write_event_module``), and
+``agents.events.docs`` the reference of ``docs/events.md`` (``manage.py
+write_event_docs``); a test fails when a checked-in file differs.
 
 An event's JSON is the fields every event carries (``type``, ``run_id``,
 ``session_id``, ``seq``, ``ts``, added by ``emit()``) and its own fields.
@@ -418,7 +419,7 @@ def js_module(*, active_statuses: list[str], run_statuses: list[str]) -> str:
         for name, cls in EVENTS.items()
     )
     return (
-        "/* The event types of the run stream (CONTRACT.md section 4) and the fields each carries.\n"
+        "/* The event types of the run stream (docs/events.md) and the fields each carries.\n"
         " *\n"
         " * GENERATED from agents/events/catalogue.py by `python manage.py write_event_module`: do not edit.\n"
         " * A test fails when this file and the catalogue disagree. Besides these fields every event\n"

@@ -1,7 +1,7 @@
 """The model gateway: the only place that talks to a model.
 
-One ``openai`` client per process streams Chat Completions (CONTRACT.md
-section 5): text deltas go to ``on_text`` as they arrive, streamed tool calls
+One ``openai`` client per process streams Chat Completions
+(docs/architecture.md#talking-to-the-model): text deltas go to ``on_text`` as they arrive, streamed tool calls
 are assembled by index, usage comes from the model's own usage chunk. SDK
 errors become ``LLMError`` with a stable ``code`` and a generic message; the
 server's own words go to ``detail`` (secrets masked), never to users (the

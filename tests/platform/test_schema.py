@@ -13,7 +13,7 @@ from agents_platform.schema import trimmed_text_pattern
 
 pytestmark = pytest.mark.django_db
 
-# Every endpoint of CONTRACT.md section 3 that the schema must describe, with its methods.
+# Every endpoint of docs/api.md that the schema must describe, with its methods.
 CONTRACT_OPERATIONS = {
     "/api/agent/stream": {"post"},
     "/api/agent/runs/{run_id}/stream": {"get"},

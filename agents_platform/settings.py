@@ -3,9 +3,9 @@
 Every environment variable of docs/settings.md is read here and nowhere else
 (the readers are in ``agents_platform/env.py``). A bad value fails at start
 with an ImproperlyConfigured that names the variable. What each variable
-means, and its default, is in docs/settings.md; a test checks that every
-``AGENT_*`` setting here is documented there.
-https://docs.djangoproject.com/en/5.2/topics/settings/
+means, and its default, is in its section of docs/settings.md, whose anchor is
+the name in lower case (``docs/settings.md#agent_rate_limit``); a test checks
+that every ``AGENT_*`` setting here has one.
 """
 
 import os

@@ -1,8 +1,8 @@
 """The platform's error shape and the one handler that produces it.
 
 Every error a client sees before a stream starts is
-``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (CONTRACT.md
-section 3). Domain code raises a ``DomainError`` subclass; DRF views get the
+``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (docs/api.md#errors).
+Domain code raises a ``DomainError`` subclass; DRF views get the
 shape from ``api_exception_handler`` and plain Django views from
 ``error_response``. Unknown exceptions stay real 500s, except a database or
 Redis that cannot be reached (or a database lock that outlasted its wait):

@@ -5,10 +5,10 @@ every limit the server enforces is in the schema, so a client (or Schemathesis,
 tests/platform/test_schemathesis.py) can trust both.
 
 drf-spectacular describes DRF views by itself. The two SSE endpoints are plain
-async Django views (STYLE.md: DRF views are sync), so ``add_streaming_endpoints``
+async Django views (DRF views are sync), so ``add_streaming_endpoints``
 - a postprocessing hook named in ``SPECTACULAR_SETTINGS`` - writes their
 paths by hand, with the request body, the ``text/event-stream`` response, the
-JSON errors before the stream, and every event type of CONTRACT.md section 4
+JSON errors before the stream, and every event type of docs/events.md
 as a component. Keep it in step with the contract, not with the code: it is
 the contract a client reads.
 """
@@ -116,7 +116,7 @@ def error_responses(codes_by_status: Mapping[int, Iterable[str]]) -> dict[int, O
     }
 
 
-# --- The event stream (CONTRACT.md section 4) ---------------------------------
+# --- The event stream (docs/events.md) --------------------------------------
 
 ANY_VALUE: dict[str, Any] = {"description": "Any JSON value."}
 
@@ -207,7 +207,7 @@ def event_components() -> dict[str, dict[str, Any]]:
         components[name] = {"description": description, "allOf": [{"$ref": SCHEMA_REF.format("RunEventBase")}, own]}
         mapping[event_type] = SCHEMA_REF.format(name)
     components["RunEvent"] = {
-        "description": "One event of a run's stream (CONTRACT.md section 4), the JSON of one frame's `data`; "
+        "description": "One event of a run's stream (docs/events.md), the JSON of one frame's `data`; "
         "the server may add types.",
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
         "discriminator": {"propertyName": "type", "mapping": mapping},

@@ -3,7 +3,7 @@
 Their request bodies and frames are those protocols' own (``ag-ui-protocol``'s
 ``RunAgentInput`` and events, the ``ai`` package's ``UIMessageChunk``); the
 schema names what we take and send, and links to their specifications,
-rather than copying them. Errors before a stream are ours (CONTRACT.md 3).
+rather than copying them. Errors before a stream are ours (docs/api.md#errors).
 """
 
 from typing import Any

@@ -25,7 +25,7 @@ AGENT_TOOL = {
         "description": {"type": "string"},
         "parameters": {"type": "object", "description": "JSON Schema of the arguments (an MCP tool: its server's)."},
     },
-    "description": "A tool the agents may call (CONTRACT.md section 6; MCP tools from AGENT_MCP_SERVERS).",
+    "description": "A tool the agents may call (docs/architecture.md#tools; MCP tools from AGENT_MCP_SERVERS).",
 }
 
 

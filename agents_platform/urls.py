@@ -8,11 +8,11 @@ from drf_spectacular.views import SpectacularAPIView
 from agents.http.agui import agui_rejoin, agui_run
 from agents.http.aisdk import chat as aisdk_chat
 from agents.http.aisdk import chat_stream as aisdk_chat_stream
+from agents.http.chat_page import chat_page
 from agents.http.history import SessionRunListApi
 from agents.http.observability import MetricsApi, StatsApi
 from agents.http.session_feed import session_stream
 from agents.http.usage import UsageApi
-from sessions.views import chat
 
 from . import views
 from .login_throttle import throttle_failed_logins
@@ -45,5 +45,5 @@ urlpatterns = [
     path("metrics", MetricsApi.as_view(), name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", views.ApiDocsView.as_view(url_name="schema"), name="api-docs"),
-    path("", chat, name="chat"),
+    path("", chat_page, name="chat"),
 ]

@@ -2,7 +2,7 @@
 
 Messages are history and read-only. A superuser may delete a whole session
 (a user's request to forget a conversation); it cascades to everything the
-engine stored for it. This app knows nothing of the engine (DESIGN.md).
+engine stored for it. This app knows nothing of the engine (docs/architecture.md).
 """
 
 from typing import Any

@@ -1,4 +1,4 @@
-"""Replanning: when a step failed or stalled, the planner may revise the plan (CONTRACT.md section 5).
+"""Replanning: when a step failed or stalled, the planner may revise the plan (docs/architecture.md#replanning).
 
 After the scheduler has finished every step of a plan version, a version
 with a failed step (an executor that stalled, its iterations spent without a

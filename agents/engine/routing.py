@@ -1,6 +1,6 @@
 """Routing: the planner's one call that answers, calls tools or plans, and the tool loop that follows.
 
-Routing is one call (docs/architecture.md): the planner is offered every
+Routing is one call (docs/architecture.md#routing): the planner is offered every
 tool the user may use and ``create_plan``. A plain answer routes the message
 ``simple``; calls of other tools route it ``tool`` (the tool loop runs until
 the planner answers in text); a ``create_plan`` call routes it ``complex``

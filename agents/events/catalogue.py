@@ -1,10 +1,12 @@
 """The event catalogue: one typed class per event type of the run stream.
 
-This module is the one definition of the event contract (CONTRACT.md section
-4). ``emit()`` takes an instance of one of these classes, which has checked
-its fields when it was built. ``agents.events.exports`` turns the same
-classes into the OpenAPI components of the stream and into the names and
-fields the chat UI reads (``static/chat/js/events.js``).
+This module is the one definition of the event contract (docs/events.md).
+``emit()`` takes an instance of one of these classes, which has checked its
+fields when it was built. ``agents.events.exports`` turns the same classes
+into the OpenAPI components of the stream and into the names and fields the
+chat UI reads (``static/chat/js/events.js``); ``agents.events.docs`` writes the
+reference of ``docs/events.md`` (``manage.py write_event_docs``). A test fails
+when a checked-in file differs from what they generate.
 
 An event's JSON is the fields every event carries (``type``, ``run_id``,
 ``session_id``, ``seq``, ``ts``, added by ``emit()``) and its own fields.
@@ -62,6 +64,7 @@ class SessionInfo(_Value):
 
 class PlanStepInfo(_Value):
     id: str = Field(description="The step's id (its other events name it).")
+    key: str | None = Field(None, description="The step's key within the plan (the planner's name for it).")
     title: str
     instructions: str
     depends_on: list[str]

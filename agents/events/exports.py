@@ -91,7 +91,7 @@ def js_module(*, active_statuses: list[str], run_statuses: list[str]) -> str:
         for name, cls in EVENTS.items()
     )
     return (
-        "/* The event types of the run stream (CONTRACT.md section 4) and the fields each carries.\n"
+        "/* The event types of the run stream (docs/events.md) and the fields each carries.\n"
         " *\n"
         " * GENERATED from agents/events/catalogue.py by `python manage.py write_event_module`: do not edit.\n"
         " * A test fails when this file and the catalogue disagree. Besides these fields every event\n"

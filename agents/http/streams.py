@@ -14,7 +14,7 @@ It ends after ``done``. While it waits it holds no thread and no database
 connection, only a future. A client that goes away cancels the generator;
 the run, which executes elsewhere, does not notice.
 
-Frames (CONTRACT.md section 4) are ``id: <seq>\\ndata: <json>\\n\\n`` where the
+Frames (docs/events.md#frames) are ``id: <seq>\\ndata: <json>\\n\\n`` where the
 JSON is the stored event, dumped on one line with non-ASCII escaped, so model
 text can never break a line, forge a frame or an id.
 """

@@ -1,6 +1,6 @@
 """The model gateway: the only place that talks to a model.
 
-``chat_stream`` streams one Chat Completions call (CONTRACT.md section 5)
+``chat_stream`` streams one Chat Completions call (docs/architecture.md#talking-to-the-model)
 through the process's ``openai`` client (``agents.llm.client``), one attempt
 at a time (``agents.llm.stream``), and retries what may be retried. SDK errors
 become ``LLMError`` with a stable ``code`` and a generic message

@@ -11,7 +11,7 @@ the owner (``run_wait`` answers ``decided``), one after it resumes the run.
 
 Events: ``approval_required`` when an approval is stored, ``approval_result``
 when it is decided (also expired, or closed by a cancel), both with the
-payloads of CONTRACT.md section 4.
+payloads of docs/events.md.
 """
 
 import json

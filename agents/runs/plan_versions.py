@@ -1,4 +1,4 @@
-"""Plan versions: the writes of a revision (CONTRACT.md section 5, replanning).
+"""Plan versions: the writes of a revision (docs/architecture.md#replanning).
 
 A revision is a new ``Plan`` row of the same run, ``version`` one more than
 the plan it revises and ``previous`` pointing at it. The completed steps of

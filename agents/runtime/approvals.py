@@ -1,6 +1,6 @@
 """Deciding approvals from outside the run: a user's decision, or its expiry, hands a waiting run on.
 
-A waiting run has no owner (CONTRACT.md section 4, ``approval_required``). When
+A waiting run has no owner (docs/events.md, ``approval_required``). When
 the last approval it waits for is decided, ``agents.runs.approvals`` queues it
 again and this module submits it, so whichever worker is free resumes it;
 the sweeper expires approvals past ``AGENT_APPROVAL_TIMEOUT`` the same way.

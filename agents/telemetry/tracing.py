@@ -45,7 +45,7 @@ _configured = False
 _runs: dict[str, "RunTrace"] = {}
 
 TRACER_NAME = "agents"
-PROVIDER_NAME = "openai"  # the API spoken (CONTRACT.md section 5), whatever server answers it
+PROVIDER_NAME = "openai"  # the API spoken (docs/architecture.md#talking-to-the-model), whatever server answers
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Tools the agents may call: the registry and the built-in tools.
 
-Importing this package registers the built-ins (CONTRACT.md section 6). A
+Importing this package registers the built-ins (docs/architecture.md#tools). A
 project adds its own tools with ``@tool(kind="read"|"write")``; see
 ``agents.tools.registry`` for how.
 """

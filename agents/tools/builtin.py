@@ -1,4 +1,4 @@
-"""The built-in tools of CONTRACT.md section 6.
+"""The built-in tools (docs/architecture.md#tools).
 
 Each acts as ``ctx.user`` only and reaches that user's rows only, through the
 services and selectors of ``agents`` and ``sessions``. Docstrings are what the

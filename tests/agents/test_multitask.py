@@ -1,4 +1,4 @@
-"""A busy session (CONTRACT.md `multitask`): reject, enqueue, interrupt, over a real ASGI server.
+"""A busy session (docs/api.md, `multitask`): reject, enqueue, interrupt, over a real ASGI server.
 
 The second message of a session whose run is still going is refused (409,
 the default), queued behind it (its POST streams it once it starts, queued

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.usefixtures("offline_model")
 
 
 def check_plan(plan: dict, max_steps: int = 8) -> dict:
-    """Assert the plan meets CONTRACT.md section 5; return its steps by id."""
+    """Assert the plan meets docs/architecture.md#plans; return its steps by id."""
     steps = {step["id"]: step for step in plan["steps"]}
     assert plan["objective"]
     assert 1 <= len(plan["steps"]) <= max_steps

@@ -1,4 +1,4 @@
-"""Replanning (CONTRACT.md section 5): a failed or stalled step lets the planner revise the plan.
+"""Replanning (docs/architecture.md#replanning): a failed or stalled step lets the planner revise the plan.
 
 Driven like the other engine tests: the real engine, the real openai SDK, the
 stub model over HTTP. Completed steps are counted in executions and in the

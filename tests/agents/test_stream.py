@@ -33,7 +33,7 @@ TS_RE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def assert_contract_stream(body: str) -> list[dict]:
-    """Check a whole stream body against CONTRACT.md section 4 and return its events."""
+    """Check a whole stream body against docs/events.md and return its events."""
     frames = [frame for frame in parse_sse(body) if frame.comment is None]
     found = [frame.event for frame in frames]
     assert [frame.id for frame in frames] == list(range(1, len(frames) + 1)), "ids are 1..n with no gap"

@@ -1,4 +1,4 @@
-"""What the stream endpoints answer before a stream starts: CONTRACT.md section 3, over a real server.
+"""What the stream endpoints answer before a stream starts (docs/api.md), over a real server.
 
 Every refusal is JSON with a stable code, and stores nothing: no message, no
 run, no rate count, no model call.

@@ -522,7 +522,7 @@ def test_incomplete_answer_keeps_its_label_after_reload(open_browser, user):
 
 
 def test_resumed_run_drops_the_answer_so_far_and_retry_shows_its_delay(open_browser, user):
-    """Events the engine sends rarely (CONTRACT.md section 4), served as a made-up stream to the real page."""
+    """Events the engine sends rarely (docs/events.md), served as a made-up stream to the real page."""
     run_id, session_id = str(uuid.uuid4()), str(uuid.uuid4())
     events = [
         {"type": "session", "session": {"id": session_id, "title": "hi", "context_type": "general", "entity_id": None}},

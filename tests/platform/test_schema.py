@@ -13,7 +13,7 @@ from agents_platform.schema import trimmed_text_pattern
 
 pytestmark = pytest.mark.django_db
 
-# Every endpoint of CONTRACT.md section 3 that the schema must describe, with its methods.
+# Every endpoint of docs/api.md that the schema must describe, with its methods.
 CONTRACT_OPERATIONS = {
     "/api/agent/stream": {"post"},
     "/api/agent/runs/{run_id}/stream": {"get"},
@@ -241,7 +241,7 @@ def test_every_contract_event_type_is_a_component(schema):
     step = plan["properties"]["steps"]["items"]
     assert set(step["required"]) == {"id", "title", "instructions", "depends_on", "status"}
     # A revised plan's kept steps carry their results (`plan_revised`, the same shape).
-    assert set(step["properties"]) == {*step["required"], "result"}
+    assert set(step["properties"]) == {*step["required"], "key", "result"}
 
 
 def test_session_api_fields_and_errors_are_explicit(schema):

@@ -69,7 +69,7 @@ class SSEFrame:
 
 
 def parse_frame(block: str) -> SSEFrame:
-    """Parse one frame (without its blank line), exactly as CONTRACT.md section 4 writes them."""
+    """Parse one frame (without its blank line), exactly as docs/events.md#frames writes them."""
     if match := FRAME_RE.fullmatch(block):
         event_id = match["id"]
         return SSEFrame(raw=block, id=int(event_id) if event_id.isdigit() else event_id, data=match["data"])

@@ -1,6 +1,6 @@
 """Writes of the engine's models, shared by views, admin, the engine and commands.
 
-Keyword-only and typed (STYLE.md). Check, then do: each service validates and
+Keyword-only and typed, named ``<entity>_<action>``. Check, then do: each service validates and
 locks in one step, then changes state; events go out through ``emit()``.
 
 One module per part of a run's life:

@@ -1,4 +1,4 @@
-/* The event types of the run stream (CONTRACT.md section 4) and the fields each carries.
+/* The event types of the run stream (docs/events.md) and the fields each carries.
  *
  * GENERATED from agents/events/catalogue.py by `python manage.py write_event_module`: do not edit.
  * A test fails when this file and the catalogue disagree. Besides these fields every event

@@ -13,7 +13,7 @@ export function initialRunState({ runId = null, sessionId = null } = {}) {
     runId,
     sessionId,
     lastSeq: 0,
-    status: "running", // a run status of CONTRACT.md, or null for an answer with no run
+    status: "running", // a run status (docs/events.md#run-statuses), or null for an answer with no run
     finished: false,
     route: null,
     routeReason: "",
@@ -30,7 +30,7 @@ export function initialRunState({ runId = null, sessionId = null } = {}) {
     usage: null, // {prompt_tokens, completion_tokens, total_tokens, llm_calls}
     durationMs: null,
     messageId: null,
-    messageStatus: "complete", // "incomplete": the answer was cut off (CONTRACT: message status)
+    messageStatus: "complete", // "incomplete": the answer was cut off (docs/api.md: a message's status)
   };
 }
 

@@ -1,6 +1,6 @@
 /* Talking to the server: JSON API calls, the two event-stream requests, and errors in plain words.
  *
- * Contract (CONTRACT.md): /api/sessions/… (history), POST /api/agent/stream
+ * Endpoints (docs/api.md): /api/sessions/… (history), POST /api/agent/stream
  * (start a run and read its events with fetch, because EventSource cannot
  * POST), GET /api/agent/runs/<id>/stream (join after Last-Event-ID),
  * POST /api/agent/runs/<id>/cancel (stop).

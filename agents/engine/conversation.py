@@ -20,7 +20,7 @@ from typing import Any
 
 from agents import events
 from agents.events import catalogue
-from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased
+from agents.exceptions import LLMError, RunCancelled, RunGone, RunReleased, RunStopped
 from agents.llm import gateway as llm
 from agents.llm import prices
 from agents.models import Agent, AgentMessage, Run
@@ -269,7 +269,7 @@ class Conversation:
                     should_cancel=self.cancel,
                     on_reasoning=self.thinking,
                 )
-        except (LLMError, RunCancelled) as exc:
+        except (LLMError, RunStopped) as exc:
             if isinstance(exc, LLMError) and not self.cancel.gone:
                 self.thinking.flush()  # what the model thought before it failed is shown, as streamed
             if isinstance(exc, LLMError):

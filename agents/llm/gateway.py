@@ -27,7 +27,7 @@ import httpx2
 import openai
 from django.conf import settings
 
-from agents.exceptions import LLMError, RunCancelled
+from agents.exceptions import LLMError, RunCancelled, RunStopped
 from agents.llm.offline import count_tokens
 from agents.llm.offline_answers import message_text
 from agents.storable import storable
@@ -454,8 +454,8 @@ def chat_stream(
         attempt = _Attempt(model=model)
         try:
             _stream_once(client, request, attempt, on_text, should_cancel, timeout, on_reasoning)
-        except RunCancelled as cancelled:
-            cancelled.partial = _partial_result(attempt, request, started, "cancelled")
+        except RunStopped as stopped:  # cancelled, or gone (lease lost, draining): either way what streamed is kept
+            stopped.partial = _partial_result(attempt, request, started, "cancelled")
             raise
         except LLMError as error:
             if not error.retryable or attempt.delivered or retries >= max_retries:

@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.exceptions import DomainError
+from agents.http.serializers import stream_request
 from agents.models import Run
 from agents.runs import selectors
 from agents.runtime import admission, runners, worker
@@ -41,7 +42,8 @@ class Command(BaseCommand):
             account.set_unusable_password()
             account.save()
         try:
-            run, _ = admission.run_accept(user=account, payload={"message": message, "session_id": session})
+            fields = stream_request({"message": message, "session_id": session})
+            run, _ = admission.run_accept(user=account, **fields)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 

@@ -21,6 +21,7 @@ __all__ = [
     "RunLimitExceeded",
     "RunNotFound",
     "RunReleased",
+    "RunStopped",
     "RunWaiting",
     "TooManyStreams",
 ]
@@ -71,18 +72,22 @@ class CostBudgetExceeded(TooManyRequests):
     message = "Your daily budget (AGENT_COST_BUDGET_DAILY) is used up; it opens again at midnight UTC."
 
 
-class RunCancelled(Exception):
-    """Raised inside agent code when the run's cancel flag is seen.
+class RunStopped(Exception):
+    """Raised inside agent code when it must stop working on the run: RunCancelled or RunGone.
 
-    ``partial`` is what a model call had streamed when the cancel stopped it
+    ``partial`` is what a model call had streamed when the stop interrupted it
     (an ``agents.llm.gateway.LLMResult`` with ``finish_reason="cancelled"``),
-    or None: it is stored and charged like any call.
+    or None.
     """
 
     partial = None
 
 
-class RunGone(RunCancelled):
+class RunCancelled(RunStopped):
+    """The user asked the run to stop: it ends ``cancelled``, its partial call stored and charged like any call."""
+
+
+class RunGone(RunStopped):
     """The run is gone (deleted with its session), finished elsewhere (swept), or its lease was taken over:
     stop, write nothing more."""
 
@@ -100,7 +105,6 @@ class RunLimitExceeded(DomainError):
     """An agent went over AGENT_MAX_ITERATIONS or a plan over its limits."""
 
     code = "limit_exceeded"
-    status = 500
 
 
 class LLMError(DomainError):
@@ -110,14 +114,16 @@ class LLMError(DomainError):
     auth_failed, connection_error, stream_broken. ``message`` is the generic
     text for that code, safe to show users and store; the model server's own
     words (which may quote a key, a DSN or a prompt) are only in ``detail``,
-    with secrets masked, for logs and operators. ``partial`` is what the call
+    with secrets masked, for logs and operators. ``status_code`` is the HTTP
+    status the model server answered (None when it did not answer): a fact
+    about the call, not the status of any response of ours (that is
+    ``agents_platform.errors.http_status``'s). ``partial`` is what the call
     had streamed before it failed (an ``agents.llm.gateway.LLMResult`` with
     ``finish_reason="error"``), or None when nothing was streamed: it is
     stored and charged like a finished call.
     """
 
     code = "llm_error"
-    status = 502
     message = "The model call failed."
     MESSAGES = {
         "rate_limited": "The model service is busy and refused the call (rate_limited).",

@@ -74,5 +74,8 @@ class Lifespan:
                 return
 
 
+from agents.http.threads import RequestThreads  # noqa: E402
+
 http_application = ASGIStaticFilesHandler(django_application) if settings.SERVE_STATIC else django_application
-application = Lifespan(http_application)
+# Each request's thread-sensitive calls on a thread of its own, which a stream lets go of once it streams.
+application = Lifespan(RequestThreads(http_application))

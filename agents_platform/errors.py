@@ -1,16 +1,19 @@
 """The platform's error shape and the one handler that produces it.
 
 Every error a client sees before a stream starts is
-``{"error": {"code": ..., "message": ..., "fields": {...}}}`` (docs/api.md#errors).
-Domain code raises a ``DomainError`` subclass; DRF views get the
-shape from ``api_exception_handler`` and plain Django views from
-``error_response``. Unknown exceptions stay real 500s, except a database or
+``{"error": {"code": ..., "message": ..., "fields": {...}}}``
+(docs/api.md#errors). Domain code raises a ``DomainError`` subclass, which carries a
+code, a message and the fields at fault, never an HTTP status: the status of
+each kind of error is here, in ``http_status``. DRF views get the shape from
+``api_exception_handler`` and plain Django views from ``error_response``.
+Unknown exceptions stay real 500s, except a database or
 Redis that cannot be reached (or a database lock that outlasted its wait):
 that is a ``503`` ``service_unavailable`` with ``Retry-After``
 (``service_unavailable_for``), here for DRF views and in
 ``agents_platform.middleware`` for every other view.
 """
 
+import functools
 import logging
 import sqlite3
 from typing import Any
@@ -35,10 +38,9 @@ SQLITE_UNAVAILABLE = ("locked", "busy", "unable to open", "disk i/o", "disk is f
 
 
 class DomainError(Exception):
-    """An expected failure with a stable code, an HTTP status and a message."""
+    """An expected failure with a stable code and a message (its HTTP status is the handler's: ``http_status``)."""
 
     code = "error"
-    status = 400
     message = "The request could not be completed."
 
     def __init__(
@@ -66,49 +68,41 @@ class DomainError(Exception):
 
 class InvalidInput(DomainError):
     code = "invalid"
-    status = 400
     message = "The request is invalid."
 
 
 class NotAuthenticated(DomainError):
     code = "not_authenticated"
-    status = 401
     message = "Authentication credentials were not provided or are invalid."
 
 
 class PermissionDenied(DomainError):
     code = "permission_denied"  # the code DRF gives its own 403s, CSRF failures included
-    status = 403
     message = "You do not have permission to perform this action."
 
 
 class NotFound(DomainError):
     code = "not_found"
-    status = 404
     message = "Not found."
 
 
 class MethodNotAllowed(DomainError):
     code = "method_not_allowed"
-    status = 405
     message = "Method not allowed."
 
 
 class Conflict(DomainError):
     code = "conflict"
-    status = 409
     message = "The request conflicts with the current state."
 
 
 class Unprocessable(DomainError):
     code = "unprocessable"
-    status = 422
     message = "The request cannot be processed."
 
 
 class TooManyRequests(DomainError):
     code = "rate_limited"
-    status = 429
     message = "Too many requests."
 
     def __init__(self, message: str | None = None, *, retry_after: int, **kwargs: Any):
@@ -120,7 +114,6 @@ class TooManyRequests(DomainError):
 
 class ServiceUnavailable(DomainError):
     code = "service_unavailable"
-    status = 503
     message = "The service is briefly unavailable; try again in a few seconds."
 
     def __init__(self, message: str | None = None, *, retry_after: int = SERVICE_RETRY_AFTER, **kwargs: Any):
@@ -149,9 +142,36 @@ def service_unavailable_for(exc: BaseException) -> ServiceUnavailable | None:
     return None
 
 
+@functools.cache
+def _statuses() -> dict[type[DomainError], int]:
+    # The engine's errors subclass the kinds above; imported here, late, because their module imports this one.
+    from agents.exceptions import LLMError, RunLimitExceeded
+
+    return {
+        DomainError: 400,
+        InvalidInput: 400,
+        NotAuthenticated: 401,
+        PermissionDenied: 403,
+        NotFound: 404,
+        MethodNotAllowed: 405,
+        Conflict: 409,
+        Unprocessable: 422,
+        TooManyRequests: 429,
+        RunLimitExceeded: 500,
+        LLMError: 502,
+        ServiceUnavailable: 503,
+    }
+
+
+def http_status(error: DomainError) -> int:
+    """Return the HTTP status of a domain error: that of the nearest kind of error it is (its class or a base)."""
+    statuses = _statuses()
+    return next(statuses[kind] for kind in type(error).__mro__ if kind in statuses)
+
+
 def error_response(error: DomainError) -> JsonResponse:
     """Return the JSON response for a domain error, for plain Django views."""
-    response = JsonResponse(error.as_dict(), status=error.status)
+    response = JsonResponse(error.as_dict(), status=http_status(error))
     for name, value in error.headers.items():
         response[name] = value
     return response
@@ -175,11 +195,11 @@ def _drf_fields(detail: Any) -> dict[str, list[str]]:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Map domain errors, DRF's own errors and unreachable services to the contract's JSON shape."""
     if isinstance(exc, DomainError):
-        return Response(exc.as_dict(), status=exc.status, headers=exc.headers)
+        return Response(exc.as_dict(), status=http_status(exc), headers=exc.headers)
     if (unavailable := service_unavailable_for(exc)) is not None:
         request = context.get("request")
         logger.warning("%s %s: 503, %s", getattr(request, "method", ""), getattr(request, "path", ""), exc_summary(exc))
-        return Response(unavailable.as_dict(), status=unavailable.status, headers=unavailable.headers)
+        return Response(unavailable.as_dict(), status=http_status(unavailable), headers=unavailable.headers)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

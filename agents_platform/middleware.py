@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.deprecation import MiddlewareMixin
 
-from agents_platform.errors import error_response, exc_summary, service_unavailable_for
+from agents_platform.errors import error_response, exc_summary, http_status, service_unavailable_for
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ServiceUnavailableMiddleware(MiddlewareMixin):
         if request.path.startswith("/api/") or not request.accepts("text/html"):
             return error_response(unavailable)
         # Rendered without the request: its context processors could touch the database that is down.
-        response = HttpResponse(render_to_string("503.html"), status=unavailable.status)
+        response = HttpResponse(render_to_string("503.html"), status=http_status(unavailable))
         for name, value in unavailable.headers.items():
             response[name] = value
         return response

@@ -338,7 +338,7 @@ SPECTACULAR_SETTINGS = {
     # The SSE endpoints are plain async views spectacular cannot see; this hook describes them.
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "agents_platform.schema.add_streaming_endpoints",
+        "agents_platform.schema_streams.add_streaming_endpoints",
         "agents_platform.schema_tools.add_tools",
     ],
 }

@@ -21,7 +21,7 @@ from agents import events
 from agents.engine.cancel import CancelWatch
 from agents.engine.text import ThinkingStream
 from agents.events import catalogue
-from agents.exceptions import LLMError, RunCancelled, RunGone
+from agents.exceptions import LLMError, RunGone, RunStopped
 from agents.llm import gateway as llm
 from agents.llm import prices
 from agents.llm.usage import Usage
@@ -138,7 +138,7 @@ class Conversation:
                     should_cancel=self.cancel,
                     on_reasoning=self.thinking,
                 )
-        except (LLMError, RunCancelled) as exc:
+        except (LLMError, RunStopped) as exc:
             if isinstance(exc, LLMError) and not self.cancel.gone:
                 self.thinking.flush()  # what the model thought before it failed is shown, as streamed
             if isinstance(exc, LLMError):

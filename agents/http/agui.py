@@ -2,7 +2,7 @@
 
 The same door as ``POST /api/agent/stream`` (authentication, admission with
 its limits and budgets, stream slots, 404s) and the same stream machinery
-(``streams._event_stream``: stored frames, the bus, keep-alives); only the
+(``streams.event_stream``: stored frames, the bus, keep-alives); only the
 frames are translated (``agui_events``). No second run engine.
 
 ``RunAgentInput`` maps onto our request: ``threadId`` is the session (one of
@@ -26,11 +26,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from agents import events
 from agents.http import streams
 from agents.http.agui_stream import AgUiEncoder, parse_cursor
+from agents.http.authentication import authenticate
 from agents.http.protocol_approvals import answer_approvals
-from agents.models import RunEvent
+from agents.http.serializers import stream_request
+from agents.http.threads import in_thread
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents_platform.errors import DomainError, InvalidInput, error_response
@@ -95,7 +96,11 @@ def _accept(*, user: AbstractBaseUser, run_input: RunAgentInput, idempotency_key
     except (TypeError, ValueError):
         run_id = None
     run, _ = admission.run_accept(
-        user=user, payload=payload, idempotency_key=idempotency_key, run_id=run_id, new_session_id=new_session_id
+        user=user,
+        idempotency_key=idempotency_key,
+        run_id=run_id,
+        new_session_id=new_session_id,
+        **stream_request(payload),
     )
     return run
 
@@ -127,7 +132,7 @@ def _resume(*, user: AbstractBaseUser, run_input: RunAgentInput) -> tuple[str, i
 
 def agui_response(*, run_id: str, thread_id: str, user_id: int, cursor=(0, 0), finished=False) -> HttpResponse:
     encode = AgUiEncoder(run_id=run_id, thread_id=thread_id, cursor=cursor)
-    stream = streams._event_stream(run_id=run_id, after_seq=0, finished=finished, user_id=user_id, encode=encode)
+    stream = streams.event_stream(run_id=run_id, after_seq=0, finished=finished, user_id=user_id, encode=encode)
     return streams.sse_response(stream)
 
 
@@ -136,16 +141,16 @@ async def agui_run(request: HttpRequest) -> HttpResponse:
     """Run the agent for an AG-UI client: RunAgentInput in, AG-UI events out as SSE."""
     worker.ensure_maintenance()
     try:
-        streams._method_check(request, "POST")
-        user = await streams._authenticate(request)
-        run_input = parse_input(streams._json_body(request))
+        streams.require_method(request, "POST")
+        user = await authenticate(request)
+        run_input = parse_input(streams.json_body(request))
         if run_input.resume:
-            run_id, after_seq = await streams._in_thread(_resume, user=user, run_input=run_input)
-            await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+            run_id, after_seq = await in_thread(_resume, user=user, run_input=run_input)
+            await in_thread(streams.streams_acquire, user_id=user.pk)
             return agui_response(run_id=run_id, thread_id=run_input.thread_id, user_id=user.pk, cursor=(after_seq, 0))
-        await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+        await in_thread(streams.streams_acquire, user_id=user.pk)
         try:
-            run = await streams._in_thread(
+            run = await in_thread(
                 _accept, user=user, run_input=run_input, idempotency_key=request.headers.get("Idempotency-Key")
             )
         except BaseException:
@@ -183,7 +188,7 @@ def _join(*, user: AbstractBaseUser, run_id: str, cursor: tuple[int, int], sourc
             code="invalid_last_event_id",
             fields={source: ["Beyond the run's last event."]},
         )
-    finished = frame == 0 and seq > 0 and RunEvent.objects.filter(run=run, seq=seq, type=events.DONE).exists()
+    finished = frame == 0 and seq > 0 and selectors.run_event_is_done(run_id=run.pk, seq=seq)
     return str(run.pk), str(run.session_id), finished
 
 
@@ -192,13 +197,11 @@ async def agui_rejoin(request: HttpRequest, run_id: str) -> HttpResponse:
     """Re-attach to a run as AG-UI events, after ``Last-Event-ID``; tails it live until it ends or interrupts."""
     worker.ensure_maintenance()
     try:
-        streams._method_check(request, "GET")
-        user = await streams._authenticate(request)
+        streams.require_method(request, "GET")
+        user = await authenticate(request)
         cursor, source = _cursor(request)
-        run_id, session_id, finished = await streams._in_thread(
-            _join, user=user, run_id=run_id, cursor=cursor, source=source
-        )
-        await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+        run_id, session_id, finished = await in_thread(_join, user=user, run_id=run_id, cursor=cursor, source=source)
+        await in_thread(streams.streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
     thread_id = request.GET.get("thread_id") or session_id

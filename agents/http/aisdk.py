@@ -28,7 +28,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents.http import streams
 from agents.http.aisdk_parts import DONE_FRAME, HEADERS, AiSdkEncoder
+from agents.http.authentication import authenticate
 from agents.http.protocol_approvals import answer_approvals
+from agents.http.serializers import stream_request
+from agents.http.threads import in_thread
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents_platform.errors import DomainError, InvalidInput, error_response
@@ -111,14 +114,14 @@ def _accept(*, user: AbstractBaseUser, payload: Any, idempotency_key: str | None
     session_id, new_session_id = session_selectors.session_for_client_id(user=user, client_id=chat_id)
     body = {"message": message, "session_id": str(session_id) if session_id else None, **forwarded}
     run, _ = admission.run_accept(
-        user=user, payload=body, idempotency_key=idempotency_key, new_session_id=new_session_id
+        user=user, idempotency_key=idempotency_key, new_session_id=new_session_id, **stream_request(body)
     )
     return str(run.pk), 0
 
 
 def ui_message_stream(*, run_id: str, user_id: int, after_seq: int = 0) -> HttpResponse:
     encode = AiSdkEncoder(run_id=run_id, after_seq=after_seq)
-    stream = streams._event_stream(
+    stream = streams.event_stream(
         run_id=run_id, after_seq=0, finished=False, user_id=user_id, encode=encode, closing=DONE_FRAME
     )
     response = streams.sse_response(stream)
@@ -132,12 +135,12 @@ async def chat(request: HttpRequest) -> HttpResponse:
     """Send useChat's new message: start a run and stream it as UI message parts."""
     worker.ensure_maintenance()
     try:
-        streams._method_check(request, "POST")
-        user = await streams._authenticate(request)
-        payload = streams._json_body(request)
-        await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+        streams.require_method(request, "POST")
+        user = await authenticate(request)
+        payload = streams.json_body(request)
+        await in_thread(streams.streams_acquire, user_id=user.pk)
         try:
-            run_id, after_seq = await streams._in_thread(
+            run_id, after_seq = await in_thread(
                 _accept, user=user, payload=payload, idempotency_key=request.headers.get("Idempotency-Key")
             )
         except BaseException:
@@ -162,13 +165,13 @@ async def chat_stream(request: HttpRequest, chat_id: str) -> HttpResponse:
     """Replay the chat's active run from its start for ``useChat({resume: true})``; 204 when there is none."""
     worker.ensure_maintenance()
     try:
-        streams._method_check(request, "GET")
-        user = await streams._authenticate(request)
+        streams.require_method(request, "GET")
+        user = await authenticate(request)
         chat_id = chat_id_of(chat_id)
-        run_id = await streams._in_thread(_active_run, user=user, chat_id=chat_id)
+        run_id = await in_thread(_active_run, user=user, chat_id=chat_id)
         if run_id is None:
             return HttpResponse(status=204)
-        await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+        await in_thread(streams.streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
     return ui_message_stream(run_id=run_id, user_id=user.pk)

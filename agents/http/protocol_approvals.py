@@ -11,9 +11,8 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from agents import events
 from agents.exceptions import ApprovalDecided
-from agents.models import Run, RunEvent
+from agents.models import Run
 from agents.runs import selectors
 from agents.runtime import approvals as runtime_approvals
 from agents_platform.errors import InvalidInput
@@ -39,9 +38,4 @@ def answer_approvals(
         with contextlib.suppress(ApprovalDecided):  # decided elsewhere, or expired: the run goes on either way
             runtime_approvals.approval_decide(user=user, run_id=run.pk, approval_id=approval_id, body=body)
     answered = {approval_id for approval_id, _ in decisions}
-    seqs = [
-        seq
-        for seq, data in RunEvent.objects.filter(run=run, type=events.APPROVAL_REQUIRED).values_list("seq", "data")
-        if data.get("approval", {}).get("id") in answered
-    ]
-    return run, max(seqs, default=0)
+    return run, selectors.run_approval_request_seq(run_id=run.pk, approval_ids=answered)

@@ -5,7 +5,6 @@ and a malformed one answer the contract's 404 (the routes take ``str`` ids
 for that reason, as the session routes do).
 """
 
-from django.db.models import Prefetch, prefetch_related_objects
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -13,7 +12,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.http.serializers import RunDetailSerializer
-from agents.models import Execution, PlanStep
 from agents.runs import selectors, services
 from agents_platform.schema import CSRF_FAILED, DRF_NOT_AUTHENTICATED, error_responses
 
@@ -42,19 +40,7 @@ class RunDetailApi(APIView):
     """Read one of your runs: status, route, usage, timings, plan with steps, executions."""
 
     def get(self, request, run_id: str):
-        run = selectors.run_get(user=request.user, run_id=run_id)
-        # Five queries whatever the plan's size: run, plan, steps, their dependencies, executions.
-        prefetch_related_objects(
-            [run],
-            "plans",
-            Prefetch(
-                "plans__steps",
-                queryset=PlanStep.objects.order_by("position").prefetch_related(
-                    Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
-                ),
-            ),
-            Prefetch("executions", queryset=Execution.objects.order_by("started_at")),
-        )
+        run = selectors.run_get_detailed(user=request.user, run_id=run_id)
         return Response(RunDetailSerializer(run).data)
 
 

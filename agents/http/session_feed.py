@@ -30,6 +30,8 @@ from django.views.decorators.csrf import csrf_exempt
 
 from agents.events import bus
 from agents.http import streams
+from agents.http.authentication import authenticate
+from agents.http.threads import in_thread, release_request_thread
 from agents.runs import selectors
 from agents.runtime import worker
 from agents_platform.errors import DomainError, InvalidInput, error_response
@@ -96,21 +98,21 @@ async def _feed(
     last_write = loop.time()
     current = run  # the run the feed is on; None between runs
     notice_key = bus.session_key(session_id)
-    streams._count_stream(+1)
+    streams.count_stream(+1)
     try:
-        await streams._release_request_thread()
+        await release_request_thread()
         while True:
             wait_key, wait_after = notice_key, _notice_mark()
             try:
                 if current is None:
-                    nxt, gone = await streams._in_thread(_next_run, session_id=session_id, after=previous or since)
+                    nxt, gone = await in_thread(_next_run, session_id=session_id, after=previous or since)
                     if gone:
                         return
                     if nxt is not None:
                         current, after_seq = nxt, 0
                         continue
                 else:
-                    batch, gone = await streams._next_batch(str(current.pk), after_seq)
+                    batch, gone = await streams.next_batch(str(current.pk), after_seq)
                     if batch:
                         chunk, after_seq, finished = streams.encode_batch(batch, f"{current.pk}:{{}}".format)
                         yield chunk
@@ -131,7 +133,7 @@ async def _feed(
                 last_write, idle = loop.time(), 0.0
             await bus.wait(wait_key, wait_after, timeout=min(poll, keepalive - idle))
     finally:
-        streams._count_stream(-1)
+        streams.count_stream(-1)
         streams.streams_release(user_id=user_id)
 
 
@@ -144,11 +146,11 @@ async def session_stream(request: HttpRequest, session_id: str) -> HttpResponse:
     """Follow every run of one of your sessions, in order, on one connection."""
     worker.ensure_maintenance()
     try:
-        streams._method_check(request, "GET")
-        user = await streams._authenticate(request)
+        streams.require_method(request, "GET")
+        user = await authenticate(request)
         cursor = _cursor(request)
-        start = await streams._in_thread(_start, user=user, session_id=session_id, cursor=cursor)
-        await streams._in_thread(streams.streams_acquire, user_id=user.pk)
+        start = await in_thread(_start, user=user, session_id=session_id, cursor=cursor)
+        await in_thread(streams.streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
     return streams.sse_response(

@@ -3,16 +3,17 @@
 Plain ``async def`` Django views (DRF views are sync), so one process holds
 thousands of streams. They never run agent code and never open a
 transaction: the checks and writes are sync services called through
-``sync_to_async`` in a shared thread pool, each call giving its database
-connection back before it returns.
+``threads.in_thread`` (the shared pool, each call giving its database
+connection back before it returns); who is asking is ``authentication``'s.
 
 A stream is an async generator: read the events after the last seq sent
 (in batches), send them as SSE frames, and when there are none, wait on the
 bus with a short timeout (the poll that covers a lost wake-up), sending a
 ``: keep-alive`` comment at least every ``AGENT_STREAM_KEEPALIVE`` seconds.
 It ends after ``done``. While it waits it holds no thread and no database
-connection, only a future. A client that goes away cancels the generator;
-the run, which executes elsewhere, does not notice.
+connection, only a future (its first step lets the request's own thread go:
+``threads.release_request_thread``). A client that goes away cancels the
+generator; the run, which executes elsewhere, does not notice.
 
 Frames (docs/events.md#frames) are ``id: <seq>\\ndata: <json>\\n\\n`` where the
 JSON is the stored event, dumped on one line with non-ASCII escaped, so model
@@ -28,21 +29,20 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from asgiref.sync import SyncToAsync, sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
-from django.db import DatabaseError, connections
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authentication import CSRFCheck, TokenAuthentication
-from rest_framework.exceptions import AuthenticationFailed
 
 from agents import events
 from agents.events import bus
 from agents.exceptions import TooManyStreams
-from agents.models import RunEvent
+from agents.http.authentication import authenticate
+from agents.http.serializers import stream_request
+from agents.http.threads import in_thread, release_request_thread
 from agents.runs import selectors
 from agents.runtime import admission, worker
 from agents.telemetry import metrics
@@ -50,8 +50,6 @@ from agents_platform.errors import (
     DomainError,
     InvalidInput,
     MethodNotAllowed,
-    NotAuthenticated,
-    PermissionDenied,
     error_response,
 )
 
@@ -62,77 +60,8 @@ STREAM_POLL_SECONDS = 2.0
 # Events read and sent per database query (replays of long runs come in batches).
 EVENT_BATCH = 1000  # a 1,000-event replay is one read
 KEEPALIVE_FRAME = b": keep-alive\n\n"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 # ASCII digits only (`\d` also takes other scripts' digits, which int() reads), at most 10 (the schema's maximum).
 LAST_EVENT_ID = re.compile(r"[0-9]{1,10}")
-
-
-def _give_back_connections() -> None:
-    """Give this worker thread's database connections back, except an SQLite file handle.
-
-    A PostgreSQL connection is a slot of a shared pool: it goes back after
-    every call. An SQLite connection is a file handle private to this thread
-    of the small shared pool; reopening it costs ~2 ms of Django's connection
-    setup per read, so the thread keeps it (a broken one is closed). Either
-    way, no stream holds a connection while it waits.
-    """
-    for connection in connections.all(initialized_only=True):
-        if connection.vendor != "sqlite" or (connection.errors_occurred and not connection.is_usable()):
-            connection.close()
-
-
-def _giving_back(func: Callable[..., Any]) -> Callable[..., Any]:
-    def call(**kwargs: Any) -> Any:
-        try:
-            return func(**kwargs)
-        finally:
-            _give_back_connections()
-
-    return call
-
-
-async def _in_thread(func: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call a sync service in the shared thread pool, its connection given back before it returns."""
-    return await sync_to_async(_giving_back(func), thread_sensitive=False)(**kwargs)
-
-
-# --- Authentication ----------------------------------------------------------
-
-
-def _token_user(*, key: str) -> AbstractBaseUser:
-    try:
-        user, _ = TokenAuthentication().authenticate_credentials(key)
-    except AuthenticationFailed as exc:
-        raise NotAuthenticated(str(exc.detail), headers={"WWW-Authenticate": "Token"}) from None
-    return user
-
-
-def _csrf_failure(request: HttpRequest) -> str | None:
-    """Return why the request fails Django's CSRF check, or None (DRF's SessionAuthentication does the same)."""
-    check = CSRFCheck(lambda req: HttpResponse())
-    check.process_request(request)
-    return check.process_view(request, None, (), {})
-
-
-async def _authenticate(request: HttpRequest) -> AbstractBaseUser:
-    """Return the user of a token (``Authorization: Token <key>``) or of the session cookie.
-
-    Token first, like the DRF views. Cookie requests with an unsafe method must
-    pass the CSRF check; token requests need none (no ambient credential).
-    """
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "token":
-        if not key.strip():
-            raise NotAuthenticated("Invalid token header.", headers={"WWW-Authenticate": "Token"})
-        return await _in_thread(_token_user, key=key.strip())
-    user = await request.auser()
-    if not user.is_authenticated:
-        raise NotAuthenticated(headers={"WWW-Authenticate": "Token"})
-    if request.method not in SAFE_METHODS:
-        reason = _csrf_failure(request)
-        if reason:
-            raise PermissionDenied(f"CSRF Failed: {reason}")
-    return user
 
 
 # --- The stream --------------------------------------------------------------
@@ -147,7 +76,7 @@ def open_streams() -> int:
     return _open_streams
 
 
-def _count_stream(delta: int) -> None:
+def count_stream(delta: int) -> None:
     global _open_streams
     with _streams_lock:
         _open_streams += delta
@@ -225,7 +154,7 @@ def streams_refresh(*, user_id: int) -> None:
 _reads_in_flight: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = weakref.WeakKeyDictionary()
 
 
-async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
+async def next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
     """Return the next frames: from memory when the bus holds them (live), else from the database (replay)."""
     live = bus.frames_after(run_id, after_seq)
     if live:
@@ -235,7 +164,7 @@ async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str,
     key = (run_id, after_seq)
     read = in_flight.get(key)
     if read is None:
-        read = loop.create_task(_in_thread(_read_events, run_id=run_id, after_seq=after_seq))
+        read = loop.create_task(in_thread(_read_events, run_id=run_id, after_seq=after_seq))
         in_flight[key] = read
 
         def forget(done: asyncio.Task) -> None:
@@ -249,26 +178,6 @@ async def _next_batch(run_id: str, after_seq: int) -> tuple[list[tuple[int, str,
     return await asyncio.shield(read)
 
 
-async def _release_request_thread() -> None:
-    """Give back the thread and the connection Django keeps for this request while it streams.
-
-    Django runs each ASGI request in a thread-sensitive context: the first
-    sync middleware call creates a one-thread executor that lives until the
-    response ends, with the connection the session lookup opened in it. For
-    a stream that could last minutes, that is one parked thread and maybe one
-    connection per listener. Once the middleware is done (the generator's
-    first step), close that connection on its thread and let the thread go;
-    Django's closing calls at the end get a fresh executor for a moment.
-    """
-    await sync_to_async(connections.close_all)()
-    context = SyncToAsync.thread_sensitive_context.get(None)
-    executors = getattr(SyncToAsync, "context_to_thread_executor", None)
-    if context is not None and executors is not None:
-        executor = executors.pop(context, None)
-        if executor is not None:
-            executor.shutdown(wait=False)
-
-
 # Turns a batch of stored frames into bytes to send: (bytes, last seq read, whether the stream is over).
 BatchEncoder = Callable[[list[tuple[int, str, str]]], tuple[bytes, int, bool]]
 
@@ -277,7 +186,7 @@ def _our_frames(batch: list[tuple[int, str, str]]) -> tuple[bytes, int, bool]:
     return encode_batch(batch, int)
 
 
-async def _event_stream(
+async def event_stream(
     *,
     run_id: str,
     after_seq: int,
@@ -296,12 +205,12 @@ async def _event_stream(
     keepalive = settings.AGENT_STREAM_KEEPALIVE
     poll = min(STREAM_POLL_SECONDS, keepalive)
     last_write = loop.time()
-    _count_stream(+1)
+    count_stream(+1)
     try:
-        await _release_request_thread()
+        await release_request_thread()
         while not finished:
             try:
-                batch, gone = await _next_batch(run_id, after_seq)
+                batch, gone = await next_batch(run_id, after_seq)
             except DatabaseError:
                 # Keep the client; try again after a poll (the database may be restarting).
                 logger.warning("Stream of run %s: reading events failed", run_id, exc_info=True)
@@ -327,7 +236,7 @@ async def _event_stream(
         logger.debug("Stream of run %s: client went away after seq %s", run_id, after_seq)
         raise
     finally:
-        _count_stream(-1)
+        count_stream(-1)
         streams_release(user_id=user_id)
 
 
@@ -340,13 +249,13 @@ def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
 
 
 def _stream_response(*, run_id: str, after_seq: int, user_id: int, finished: bool = False) -> StreamingHttpResponse:
-    return sse_response(_event_stream(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user_id))
+    return sse_response(event_stream(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user_id))
 
 
 # --- Views -------------------------------------------------------------------
 
 
-def _json_body(request: HttpRequest) -> Any:
+def json_body(request: HttpRequest) -> Any:
     try:
         return json.loads(request.body)
     except RequestDataTooBig:
@@ -356,26 +265,24 @@ def _json_body(request: HttpRequest) -> Any:
         raise InvalidInput("The body must be valid JSON.", code="invalid_json") from None
 
 
-def _method_check(request: HttpRequest, allowed: str) -> None:
+def require_method(request: HttpRequest, allowed: str) -> None:
     if request.method != allowed:
         raise MethodNotAllowed(f"Method {request.method} not allowed.", headers={"Allow": allowed})
 
 
-@csrf_exempt  # CSRF is checked in _authenticate, for cookie requests only (as DRF does)
+@csrf_exempt  # CSRF is checked in authenticate(), for cookie requests only (as DRF does)
 async def agent_stream(request: HttpRequest) -> HttpResponse:
     """Send a message, start a run and stream its events from the first one."""
     worker.ensure_maintenance()
     try:
-        _method_check(request, "POST")
-        user = await _authenticate(request)
-        payload = _json_body(request)
-        await _in_thread(streams_acquire, user_id=user.pk)
+        require_method(request, "POST")
+        user = await authenticate(request)
+        payload = json_body(request)
+        await in_thread(streams_acquire, user_id=user.pk)
         try:
-            run, _ = await _in_thread(
-                admission.run_accept,
-                user=user,
-                payload=payload,
-                idempotency_key=request.headers.get("Idempotency-Key"),
+            fields = stream_request(payload)
+            run, _ = await in_thread(
+                admission.run_accept, user=user, idempotency_key=request.headers.get("Idempotency-Key"), **fields
             )
         except BaseException:
             streams_release(user_id=user.pk)
@@ -413,7 +320,7 @@ def _join(*, user: AbstractBaseUser, run_id: str, after_seq: int, source: str) -
             code="invalid_last_event_id",
             fields={source: ["Beyond the run's last event."]},
         )
-    finished = after_seq > 0 and RunEvent.objects.filter(run=run, seq=after_seq, type=events.DONE).exists()
+    finished = after_seq > 0 and selectors.run_event_is_done(run_id=run.pk, seq=after_seq)
     return str(run.pk), finished
 
 
@@ -422,11 +329,11 @@ async def run_stream(request: HttpRequest, run_id: str) -> HttpResponse:
     """Join a run's stream: replay what the client missed, then tail it live until ``done``."""
     worker.ensure_maintenance()
     try:
-        _method_check(request, "GET")
-        user = await _authenticate(request)
+        require_method(request, "GET")
+        user = await authenticate(request)
         after_seq, source = _last_event_id(request)
-        run_id, finished = await _in_thread(_join, user=user, run_id=run_id, after_seq=after_seq, source=source)
-        await _in_thread(streams_acquire, user_id=user.pk)
+        run_id, finished = await in_thread(_join, user=user, run_id=run_id, after_seq=after_seq, source=source)
+        await in_thread(streams_acquire, user_id=user.pk)
     except DomainError as error:
         return error_response(error)
     return _stream_response(run_id=run_id, after_seq=after_seq, finished=finished, user_id=user.pk)

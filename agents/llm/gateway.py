@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from agents.exceptions import LLMError, RunCancelled
+from agents.exceptions import LLMError, RunStopped
 from agents.llm.client import get_client, reset_client
 from agents.llm.errors import retry_after
 from agents.llm.results import LLMResult, ToolCall, Usage
@@ -95,8 +95,8 @@ def chat_stream(
         attempt = Attempt(model=model)
         try:
             stream_once(client, request, attempt, on_text, should_cancel, timeout, on_reasoning)
-        except RunCancelled as cancelled:
-            cancelled.partial = partial_result(attempt, request, started, "cancelled")
+        except RunStopped as stopped:  # cancelled, or gone (lease lost, draining): either way what streamed is kept
+            stopped.partial = partial_result(attempt, request, started, "cancelled")
             raise
         except LLMError as error:
             if not error.retryable or attempt.delivered or retries >= max_retries:

@@ -6,11 +6,23 @@ from decimal import Decimal
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
 from django.utils import timezone
 
+from agents.events import APPROVAL_REQUIRED, DONE
 from agents.exceptions import RunNotFound
-from agents.models import Agent, AgentMessage, Memory, Plan, PlanStep, PlanStepDependency, Run, RunEvent, WorkerProcess
+from agents.models import (
+    Agent,
+    AgentMessage,
+    Execution,
+    Memory,
+    Plan,
+    PlanStep,
+    PlanStepDependency,
+    Run,
+    RunEvent,
+    WorkerProcess,
+)
 from sessions.models import ChatSession, Message
 
 
@@ -237,3 +249,35 @@ def run_trace_summary(*, run_id: uuid.UUID | str) -> dict | None:
         "agents.cost_usd": float(row["cost_usd"]),
         "agents.run.error_code": row["error_code"] or None,
     }
+
+
+def run_event_is_done(*, run_id: uuid.UUID | str, seq: int) -> bool:
+    """Return whether the run's event ``seq`` is its ``done`` (a client that has it has the whole run)."""
+    return RunEvent.objects.filter(run_id=run_id, seq=seq, type=DONE).exists()
+
+
+def run_approval_request_seq(*, run_id: uuid.UUID | str, approval_ids: set[str]) -> int:
+    """Return the seq of the last ``approval_required`` event of the run that asked for one of these; 0 if none."""
+    rows = RunEvent.objects.filter(run_id=run_id, type=APPROVAL_REQUIRED).values_list("seq", "data")
+    return max((seq for seq, data in rows if data.get("approval", {}).get("id") in approval_ids), default=0)
+
+
+def run_get_detailed(*, user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
+    """Return the user's run with its plans, their steps (in order, with dependencies) and its executions.
+
+    Five queries whatever the plan's size: run, plan, steps, their dependencies, executions.
+    Raises RunNotFound as ``run_get`` does.
+    """
+    run = run_get(user=user, run_id=run_id)
+    prefetch_related_objects(
+        [run],
+        "plans",
+        Prefetch(
+            "plans__steps",
+            queryset=PlanStep.objects.order_by("position").prefetch_related(
+                Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
+            ),
+        ),
+        Prefetch("executions", queryset=Execution.objects.order_by("started_at")),
+    )
+    return run

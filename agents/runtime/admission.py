@@ -1,15 +1,15 @@
 """Admission: check, then store, then submit — the one way a message becomes a run.
 
 ``run_accept`` is what ``POST /api/agent/stream`` (through ``sync_to_async``)
-and ``manage.py chat`` call: validate, check the rate and the token budget,
-store the message and a queued run in one transaction, count the message, and
-hand the run to the runner once that transaction has committed.
+and ``manage.py chat`` call with a validated request (the HTTP layer's
+``StreamRequestSerializer``): check the context, the rate and the token
+budget, store the message and a queued run in one transaction, count the
+message, and hand the run to the runner once that transaction has committed.
 """
 
 import logging
 import time
 import uuid
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -17,7 +17,7 @@ from django.db import transaction
 from agents.engine import context
 from agents.events import bus
 from agents.models import Run
-from agents.runs import costs, limits, services
+from agents.runs import costs, limits, queue, services
 from agents.runtime import runners
 
 logger = logging.getLogger(__name__)
@@ -26,12 +26,18 @@ logger = logging.getLogger(__name__)
 def run_accept(
     *,
     user: AbstractBaseUser,
-    payload: Any,
+    message: str,
+    session_id: uuid.UUID | None = None,
+    context_type: str | None = None,
+    entity_id: str | None = None,
+    multitask: str = queue.REJECT,
+    conversation_history: list[tuple[str, str]] | None = None,
+    review_plan: bool = False,
     idempotency_key: str | None = None,
     run_id: uuid.UUID | None = None,
     new_session_id: uuid.UUID | None = None,
 ) -> tuple[Run, bool]:
-    """Admit a message: validate, check the limits, store it with a queued run, and hand the run over.
+    """Admit a validated message: check the limits, store it with a queued run, and hand the run over.
 
     Returns ``(run, created)``; ``created`` is False when the Idempotency-Key
     joined an earlier run (nothing new is stored, counted or submitted).
@@ -39,7 +45,8 @@ def run_accept(
     stored when a check fails. A retry with an Idempotency-Key is checked
     like a new message (at a full limit it answers 429 too, and joins its run
     once the Retry-After has passed) but never counted twice. Raises
-    InvalidInput, RateLimited, BudgetExceeded, CostBudgetExceeded, NotFound,
+    InvalidInput (a context, an Idempotency-Key, a history on an old
+    session), RateLimited, BudgetExceeded, CostBudgetExceeded, NotFound,
     ActiveRunExists or IdempotencyMismatch.
 
     A new session's ``context_type`` and ``entity_id`` are checked by the
@@ -51,14 +58,13 @@ def run_accept(
     ``run_id`` and ``new_session_id`` are ids a client chose (AG-UI's run id,
     a chat id bound to a new session): see ``services.run_create``.
     """
-    clean = services.run_validate_request(payload)
-    if clean["session_id"] is None:
-        context.context_check(user=user, context_type=clean["context_type"], entity_id=clean["entity_id"])
+    if session_id is None:
+        context.context_check(user=user, context_type=context_type, entity_id=entity_id)
     limits.rate_check(user_id=user.pk)
-    estimate = limits.estimate_run_tokens(clean["message"])
+    estimate = limits.estimate_run_tokens(message)
     reservation = limits.budget_reserve(user_id=user.pk, tokens=estimate)
     try:
-        cost_hold = costs.admission_hold(user_id=user.pk, message=clean["message"])
+        cost_hold = costs.admission_hold(user_id=user.pk, message=message)
     except BaseException:
         limits.budget_release(reservation)
         raise
@@ -71,8 +77,14 @@ def run_accept(
                 idempotency_key=idempotency_key,
                 reserved_tokens=reservation.tokens,
                 run_id=run_id,
-                new_session_id=new_session_id if clean["session_id"] is None else None,
-                **clean,
+                new_session_id=new_session_id if session_id is None else None,
+                message=message,
+                session_id=session_id,
+                context_type=context_type,
+                entity_id=entity_id,
+                multitask=multitask,
+                conversation_history=conversation_history,
+                review_plan=review_plan,
             )
             if created:
                 limits.rate_hit(user_id=user.pk)

@@ -244,7 +244,7 @@ def test_the_daily_budget_refuses_a_message_at_admission_until_midnight_utc(dear
 
     cache.clear()
     with pytest.raises(CostBudgetExceeded):
-        admission.run_accept(user=user, payload={"message": "one more"})
+        admission.run_accept(user=user, message="one more")
     assert len(stub_model.requests) == 1
 
 

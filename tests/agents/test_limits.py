@@ -7,6 +7,7 @@ import pytest
 
 from agents.exceptions import BudgetExceeded, RateLimited
 from agents.runs import limits
+from agents_platform.errors import http_status
 
 
 class Clock:
@@ -36,7 +37,7 @@ def test_rate_check_counts_nothing_and_rate_hit_counts_accepted_messages(setting
     limits.rate_hit(user_id=1)
     with pytest.raises(RateLimited) as refused:
         limits.rate_check(user_id=1)
-    assert refused.value.status == 429 and refused.value.code == "rate_limited"
+    assert http_status(refused.value) == 429 and refused.value.code == "rate_limited"
     assert 1 <= refused.value.retry_after <= 61  # a message counts for a minute plus at most one 1-s bucket
     assert refused.value.headers["Retry-After"] == str(refused.value.retry_after)
     limits.rate_check(user_id=2)  # another user has their own window
@@ -126,7 +127,7 @@ def test_budget_reserves_until_full_then_refuses_with_retry_after(settings, cloc
     assert limits.budget_used(user_id=1) == 2500
     with pytest.raises(BudgetExceeded) as refused:
         limits.budget_reserve(user_id=1, tokens=1000)
-    assert refused.value.code == "token_budget_exceeded" and refused.value.status == 429
+    assert refused.value.code == "token_budget_exceeded" and http_status(refused.value) == 429
     # The first reservation's bucket leaves the window 60 s after it began: 35 s from now.
     assert refused.value.retry_after == 35
     assert limits.budget_used(user_id=1) == 2500, "a refused reservation is taken back"

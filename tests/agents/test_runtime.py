@@ -16,6 +16,7 @@ from agents import events
 from agents.engine import planner
 from agents.events import catalogue
 from agents.exceptions import InvalidInput, RunGone
+from agents.http.serializers import stream_request
 from agents.models import AgentMessage, Execution, PlanStep, Run, RunEvent, WorkerProcess
 from agents.runs import limits, services
 from agents.runs.plans import parse_plan
@@ -86,12 +87,12 @@ def expire_lease(run: Run, *, seconds: float = 60) -> None:
 
 
 def test_run_accept_stores_hands_over_and_joins_without_resubmitting(recording_runner, user):
-    run, created = admission.run_accept(user=user, payload={"message": "hi"}, idempotency_key="k1")
+    run, created = admission.run_accept(user=user, message="hi", idempotency_key="k1")
     assert created and run.status == Run.Status.QUEUED and run.attempt == 0 and run.owner == ""
     assert run.lease_until is not None, "a queued run has a queue lease: the sweeper hands it over again after it"
     assert recording_runner.submitted == [str(run.pk)]
     assert run.reserved_tokens == limits.estimate_run_tokens("hi")
-    again, created_again = admission.run_accept(user=user, payload={"message": "hi"}, idempotency_key="k1")
+    again, created_again = admission.run_accept(user=user, message="hi", idempotency_key="k1")
     assert again.pk == run.pk and not created_again
     assert recording_runner.submitted == [str(run.pk)], "a joined run is not executed twice"
     assert limits.budget_used(user_id=user.pk) == run.reserved_tokens, "the join reserved nothing more"
@@ -100,7 +101,7 @@ def test_run_accept_stores_hands_over_and_joins_without_resubmitting(recording_r
 
 def test_run_accept_refuses_bad_input_before_any_limit(recording_runner, user):
     with pytest.raises(InvalidInput):
-        admission.run_accept(user=user, payload={"message": ""})
+        admission.run_accept(user=user, **stream_request({"message": ""}))
     assert recording_runner.submitted == [] and Run.objects.count() == 0
     assert limits.budget_used(user_id=user.pk) == 0
 
@@ -109,7 +110,7 @@ def test_thread_runner_executes_the_real_engine_and_settles_the_budget(
     stub_model, recording_runner, thread_runner, user
 ):
     stub_model.queue(Text("Done in a thread.", usage=(40, 2)))
-    run, _ = admission.run_accept(user=user, payload={"message": "hi"})
+    run, _ = admission.run_accept(user=user, message="hi")
     assert limits.budget_used(user_id=user.pk) == limits.estimate_run_tokens("hi")
     thread_runner.submit(run.pk)
     thread_runner.submit(run.pk)  # a duplicate hand-over (a retried task) must not run it twice

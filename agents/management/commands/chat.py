@@ -16,6 +16,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from agents.exceptions import DomainError
+from agents.http.serializers import stream_request
 from agents.models import Run
 from agents.runs import selectors
 from agents.runs.services import accounts
@@ -38,7 +39,8 @@ class Command(BaseCommand):
     def handle(self, *args, message, user, session, as_json: bool, **options):
         account = accounts.command_user_get_or_create(username=user)
         try:
-            run, _ = admission.run_accept(user=account, payload={"message": message, "session_id": session})
+            fields = stream_request({"message": message, "session_id": session})
+            run, _ = admission.run_accept(user=account, **fields)
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from None
 

@@ -42,7 +42,6 @@ from agents.runs.services.start import (
     IDEMPOTENCY_WINDOW,
     request_fingerprint,
     run_create,
-    run_validate_request,
 )
 from agents.runs.services.workers import worker_beat, worker_register, worker_unregister
 
@@ -71,7 +70,6 @@ __all__ = [
     "run_requeue_lost",
     "run_set_route",
     "run_set_trace_id",
-    "run_validate_request",
     "runs_lock_for_deletion",
     "runs_renew_leases",
     "runs_stop_for_deletion",

@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -14,10 +13,8 @@ from django.utils import timezone
 from agents.exceptions import ActiveRunExists, IdempotencyMismatch, InvalidInput
 from agents.models import Run
 from agents.runs import queue, selectors
-from agents.runs.conversation_import import history_problem
 from agents.runs.services.ending import run_cancel
 from agents.runs.services.ownership import lease_end
-from agents.storable import unstorable_reason
 from sessions import selectors as session_selectors
 from sessions import services as session_services
 from sessions.models import ChatSession, Message
@@ -36,71 +33,6 @@ def request_fingerprint(payload: dict[str, Any]) -> str:
         if payload.get(key) not in (None, default):
             meaningful[key] = payload[key]
     return hashlib.sha256(json.dumps(meaningful, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def run_validate_request(payload: Any) -> dict[str, Any]:
-    """Validate the body of ``POST /api/agent/stream`` and return its clean fields.
-
-    Raises InvalidInput with ``fields`` naming each bad field.
-    """
-    if not isinstance(payload, dict):
-        raise InvalidInput("The body must be a JSON object.", code="invalid_body")
-    errors: dict[str, list[str]] = {}
-
-    message = payload.get("message")
-    if message is None:
-        errors["message"] = ["This field is required."]
-    elif not isinstance(message, str):
-        errors["message"] = ["Must be a string."]
-    else:
-        message = message.strip()
-        if not message:
-            errors["message"] = ["Must not be empty."]
-        elif len(message) > settings.AGENT_MAX_MESSAGE_CHARS:
-            errors["message"] = [f"Must be at most {settings.AGENT_MAX_MESSAGE_CHARS} characters."]
-        elif problem := unstorable_reason(message):
-            errors["message"] = [problem]
-
-    session_id = payload.get("session_id")
-    if session_id is not None:
-        try:
-            session_id = uuid.UUID(str(session_id)) if isinstance(session_id, str) else None
-        except ValueError:
-            session_id = None
-        if session_id is None:
-            errors["session_id"] = ["Must be a UUID or null."]
-
-    clean: dict[str, Any] = {"message": message, "session_id": session_id}
-    for name, limit in (("context_type", CONTEXT_TYPE_MAX_CHARS), ("entity_id", ENTITY_ID_MAX_CHARS)):
-        value = payload.get(name)
-        if value is not None and not isinstance(value, str):
-            errors[name] = ["Must be a string or null."]
-        elif isinstance(value, str) and len(value) > limit:
-            errors[name] = [f"Must be at most {limit} characters."]
-        elif isinstance(value, str) and (problem := unstorable_reason(value)):
-            errors[name] = [problem]
-        else:
-            clean[name] = value.strip() or None if isinstance(value, str) else None
-
-    multitask = payload.get("multitask")
-    if multitask is not None and multitask not in queue.MULTITASK_STRATEGIES:
-        errors["multitask"] = [f"Must be one of {', '.join(queue.MULTITASK_STRATEGIES)}, or null."]
-    clean["multitask"] = multitask or queue.REJECT
-
-    history, problem = history_problem(payload.get("conversation_history"))
-    if problem:
-        errors["conversation_history"] = [problem]
-    clean["conversation_history"] = history
-
-    review_plan = payload.get("review_plan")
-    if review_plan is not None and not isinstance(review_plan, bool):
-        errors["review_plan"] = ["Must be a boolean."]
-    clean["review_plan"] = bool(review_plan)
-
-    if errors:
-        first = next(iter(errors))
-        raise InvalidInput(f"Invalid field '{first}': {errors[first][0]}", code=f"invalid_{first}", fields=errors)
-    return clean
 
 
 def _idempotent_run(*, user: AbstractBaseUser, key: str, fingerprint: str) -> Run | None:

@@ -63,10 +63,11 @@ def build_tool(function: Callable[..., Any], *, kind: str, name: str | None) -> 
         if param.name not in hints:
             raise TypeError(f"{where}: needs a type hint")
         hint = hints[param.name]
-        nullable = typing.get_origin(hint) in (Union, types.UnionType)
-        if param.default is param.empty and nullable:
+        # `T | None` without a default is optional too: left out, the function gets None.
+        none_if_left_out = param.default is param.empty and typing.get_origin(hint) in (Union, types.UnionType)
+        if none_if_left_out:
             always_passed.add(param.name)
-        default = None if param.default is param.empty and nullable else param.default
+        default = None if none_if_left_out else param.default
         # The parameter's name is the alias: any name works, even one a pydantic model keeps for itself.
         fields[f"arg_{index}"] = (
             _field_type(hint, where),

@@ -596,3 +596,34 @@ def test_mcp_tool_schemas_are_the_servers_own_unchanged():
     assert offered == EXPECTED_MCP
     assert json.dumps(offered) == json.dumps(EXPECTED_MCP)
     assert [spec.kind for spec in tools] == ["read", "write"]
+
+
+def test_any_parameter_name_works_even_one_a_pydantic_model_keeps_for_itself():
+    registry = ToolRegistry()
+
+    @registry.tool(kind="read")
+    def odd(ctx: ToolContext, model_config: str, _private: int = 1, json: list[str] | None = None) -> dict:
+        """Take names a pydantic model would refuse or shadow."""
+        return {}
+
+    parameters = registry.schemas(permission="read_only")[0]["function"]["parameters"]
+    assert list(parameters["properties"]) == ["model_config", "_private", "json"]
+    assert parameters["required"] == ["model_config"]
+    spec = registry.get("odd")
+    assert spec.parse_arguments('{"model_config": "a", "_private": 2}') == {"model_config": "a", "_private": 2}
+    # The model's own field names (arg_<n>) are no way in.
+    with pytest.raises(InvalidArguments, match="Unknown argument 'arg_0'"):
+        spec.parse_arguments('{"arg_0": "a", "model_config": "b"}')
+
+
+def test_a_docstring_that_is_not_google_style_is_refused_when_registered():
+    def dashed(ctx: ToolContext, query: str) -> dict:
+        """Search.
+
+        Args:
+            query -- what to look for.
+        """
+        return {}
+
+    with pytest.raises(TypeError, match="cannot be read as Google style"):
+        ToolRegistry().register(dashed, kind="read")

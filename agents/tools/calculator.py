@@ -15,7 +15,7 @@ import math
 import operator
 from collections.abc import Callable
 
-from .registry import ToolError
+from .base import ToolError
 
 MAX_EXPRESSION_CHARS = 500
 # About 1,200 decimal digits: far more than arithmetic needs, instant to compute and print.

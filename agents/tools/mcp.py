@@ -37,8 +37,10 @@ from django.conf import settings
 
 from agents_platform.mcp_config import McpServerConfig, parse_servers
 
+from .arguments import InvalidArguments, load_json_object
+from .base import READ, WRITE, Tool, ToolContext, ToolError
 from .mcp_bridge import McpBridge, McpCallFailed
-from .registry import READ, WRITE, InvalidArguments, Tool, ToolContext, ToolError, _load_json_object, default_registry
+from .registry import default_registry
 
 logger = logging.getLogger("agents.tools.mcp")
 
@@ -83,7 +85,7 @@ class McpTool(Tool):
 
     def parse_arguments(self, arguments: str) -> dict[str, Any]:
         """Return the arguments of a call checked against the server's schema; InvalidArguments if they are bad."""
-        values = _load_json_object(arguments)
+        values = load_json_object(arguments)
         problems = sorted(self.validator.iter_errors(values), key=lambda error: list(error.absolute_path))
         if problems:
             described = [_describe(problem) for problem in problems[:5]]

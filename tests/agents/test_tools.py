@@ -11,6 +11,7 @@ from agents.exceptions import InvalidInput
 from agents.models import Agent, Memory
 from agents.runs import services
 from agents.tools import ToolContext, ToolError, ToolOutcome, ToolRegistry, dispatch, schemas, tool
+from agents.tools import calls as calls_module
 from agents.tools import registry as registry_module
 from tests.factories import make_run
 
@@ -501,7 +502,7 @@ def test_duration_is_measured(local, planner_ctx, monkeypatch):
         return "done"
 
     ticks = iter([10.0, 10.25])
-    monkeypatch.setattr(registry_module.time, "perf_counter", lambda: next(ticks))
+    monkeypatch.setattr(calls_module.time, "perf_counter", lambda: next(ticks))
     outcome = local.dispatch(planner_ctx, "slow", "{}")
     assert (outcome.result, outcome.duration_ms) == ("done", 250)
 

@@ -98,6 +98,15 @@ def started(post: Post) -> str:
     return post.run_id
 
 
+def model_asked(stub_model, message: str) -> None:
+    """Wait until the model was asked about the message (a run cancelled before that never asks it)."""
+    wait_until(
+        lambda: any(last_user_text(request) == message for request in stub_model.requests),
+        f"the model is asked {message!r}",
+        timeout=10,
+    )
+
+
 def queued_run(session_id: str, message: str) -> Run:
     """Wait until the message's run is stored; return it."""
     wait_until(
@@ -178,6 +187,7 @@ def test_queued_runs_start_in_order_after_a_cancel_and_a_failure(stub_model, asg
         posts[message] = Post(client, message, session_id=session_id, multitask="enqueue")
         posts[message].start()
         queued_run(session_id, message)  # stored in this order
+    model_asked(stub_model, "first")
     assert client.post(f"/api/agent/runs/{first.run_id}/cancel").status_code == 202
 
     assert first.result()[-1]["status"] == "cancelled"
@@ -202,6 +212,7 @@ def test_interrupt_cancels_the_active_run_and_the_queued_ones_then_starts(stub_m
     waiting = Post(client, "waiting", session_id=session_id, multitask="enqueue")
     waiting.start()
     queued_run(session_id, "waiting")
+    model_asked(stub_model, "first")
 
     now = Post(client, "now", session_id=session_id, multitask="interrupt")
     now.start()
@@ -313,6 +324,7 @@ def test_enqueue_with_celery_workers_starts_the_next_run_when_a_worker_ends_the_
         for post, message in zip(posts, ("second", "third"), strict=True):
             post.start()
             queued_run(session_id, message)
+        model_asked(stub_model, "first")
         assert client.post(f"/api/agent/runs/{first.run_id}/cancel").status_code == 202
 
         assert first.result(60)[-1]["status"] == "cancelled"

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.http.serializers import RunDetailSerializer
-from agents.models import Execution, PlanStep
+from agents.models import Execution
 from agents.runs import selectors, services
 from agents_platform.schema import CSRF_FAILED, DRF_NOT_AUTHENTICATED, error_responses
 
@@ -47,12 +47,7 @@ class RunDetailApi(APIView):
         prefetch_related_objects(
             [run],
             "plans",
-            Prefetch(
-                "plans__steps",
-                queryset=PlanStep.objects.order_by("position").prefetch_related(
-                    Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
-                ),
-            ),
+            Prefetch("plans__steps", queryset=selectors.plan_steps_in_order()),
             Prefetch("executions", queryset=Execution.objects.order_by("started_at")),
         )
         return Response(RunDetailSerializer(run).data)

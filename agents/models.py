@@ -21,19 +21,26 @@ def cost_known_field() -> models.BooleanField:
     )
 
 
+# Status choices live at module level, each named inside its model too (``Run.Status``): the
+# model's Meta constraints name them, and a nested Meta cannot see the model's own body.
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    WAITING = "waiting", "Waiting"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+RUN_ACTIVE_STATUSES = (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.WAITING)
+
+
 class Run(models.Model):
     """One user message being answered, from queued to done."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        WAITING = "waiting", "Waiting"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted"
-
-    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING, Status.WAITING)
+    Status = RunStatus
+    ACTIVE_STATUSES = RUN_ACTIVE_STATUSES
     FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
     class Route(models.TextChoices):
@@ -132,7 +139,7 @@ class Run(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["session"],
-                condition=Q(status__in=["queued", "running", "waiting"], on_hold=False),
+                condition=Q(status__in=RUN_ACTIVE_STATUSES, on_hold=False),
                 name="run_one_active_per_session",
             ),
             models.UniqueConstraint(
@@ -140,12 +147,7 @@ class Run(models.Model):
                 condition=Q(idempotency_key__isnull=False),
                 name="run_unique_idempotency_key",
             ),
-            models.CheckConstraint(
-                condition=Q(
-                    status__in=["queued", "running", "waiting", "completed", "failed", "cancelled", "interrupted"]
-                ),
-                name="run_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=RunStatus.values), name="run_status_valid"),
             models.CheckConstraint(condition=Q(route__in=["", "simple", "tool", "complex"]), name="run_route_valid"),
         ]
 
@@ -245,17 +247,19 @@ class Plan(models.Model):
         return self.objective[:80] if self.version == 1 else f"{self.objective[:72]} (v{self.version})"
 
 
+class PlanStepStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled"
+
+
 class PlanStep(models.Model):
     """One step of a plan; runs in its own executor once its dependencies completed."""
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
-        CANCELLED = "cancelled", "Cancelled"
-
+    Status = PlanStepStatus
     FINISHED_STATUSES = (Status.COMPLETED, Status.FAILED, Status.SKIPPED, Status.CANCELLED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -286,10 +290,7 @@ class PlanStep(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "key"], name="planstep_unique_key"),
             models.UniqueConstraint(fields=["plan", "position"], name="planstep_unique_position"),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "running", "completed", "failed", "skipped", "cancelled"]),
-                name="planstep_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=PlanStepStatus.values), name="planstep_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -313,15 +314,18 @@ class PlanStepDependency(models.Model):  # noqa: DJ008 (an edge, shown only inli
         ]
 
 
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    INTERRUPTED = "interrupted", "Interrupted (its worker was lost or drained; the step ran again)"
+
+
 class Execution(models.Model):
     """One executor's work on one step."""
 
-    class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        CANCELLED = "cancelled", "Cancelled"
-        INTERRUPTED = "interrupted", "Interrupted (its worker was lost or drained; the step ran again)"
+    Status = ExecutionStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="executions")
@@ -344,10 +348,7 @@ class Execution(models.Model):
         ordering = ["started_at"]
         indexes = [models.Index(fields=["run", "status"], name="execution_run_status")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=["running", "completed", "failed", "cancelled", "interrupted"]),
-                name="execution_status_valid",
-            ),
+            models.CheckConstraint(condition=Q(status__in=ExecutionStatus.values), name="execution_status_valid"),
         ]
 
     def __str__(self) -> str:
@@ -456,6 +457,13 @@ class Memory(models.Model):
         return self.content[:80]
 
 
+class ApprovalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXPIRED = "expired", "Expired (counts as rejected)"
+
+
 class Approval(models.Model):
     """A decision the run waits for: a write tool call of the planner, or (plan review) the plan."""
 
@@ -463,11 +471,7 @@ class Approval(models.Model):
         TOOL = "tool", "Tool call"
         PLAN = "plan", "Plan"
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        EXPIRED = "expired", "Expired (counts as rejected)"
+    Status = ApprovalStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="approvals")
@@ -525,9 +529,7 @@ class Approval(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "call_id"], name="approval_unique_call"),
             models.CheckConstraint(condition=Q(kind__in=["tool", "plan"]), name="approval_kind_valid"),
-            models.CheckConstraint(
-                condition=Q(status__in=["pending", "approved", "rejected", "expired"]), name="approval_status_valid"
-            ),
+            models.CheckConstraint(condition=Q(status__in=ApprovalStatus.values), name="approval_status_valid"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,6 @@ through ``format_html``, which escapes it. The layout is agents/admin.css.
 """
 
 import json
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -216,7 +215,7 @@ def message_content_html(message: AgentMessage) -> SafeString | str:
     return format_html('<div class="agent-content">{}</div>', shown)
 
 
-def tool_calls_html(calls: Iterable[Any] | Any) -> SafeString | str:
+def tool_calls_html(calls: Any) -> SafeString | str:
     """Render the tool calls a model made: each one's name, id and arguments as indented JSON."""
     if not calls:
         return "—"

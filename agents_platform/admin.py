@@ -10,6 +10,29 @@ from rest_framework.authtoken.admin import TokenAdmin as DRFTokenAdmin  # regist
 from rest_framework.authtoken.models import TokenProxy
 
 
+class ViewOnlyMixin:
+    """Refuse the add and change forms of a model admin or inline: its rows are shown as stored.
+
+    Deleting is left to the admin (a superuser may remove a memory or a whole session).
+    """
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyMixin(ViewOnlyMixin):
+    """Refuse adding, changing and deleting: the rows are the record of what happened.
+
+    Such history goes only with its owner (a session, a user): see ``CascadeHistoryMixin``.
+    """
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class CascadeHistoryMixin:
     """Let a superuser delete an object whose cascade removes read-only history.
 
@@ -63,7 +86,7 @@ def _token_str(token: TokenProxy) -> str:
 TokenProxy.__str__ = _token_str
 
 
-class MaskedTokenAdmin(DRFTokenAdmin):
+class MaskedTokenAdmin(ViewOnlyMixin, DRFTokenAdmin):
     """Who has an API key and since when, the key masked; read-only but for revoking."""
 
     list_display = ("key_prefix", "user", "created")
@@ -73,12 +96,6 @@ class MaskedTokenAdmin(DRFTokenAdmin):
     @admin.display(description="key")
     def key_prefix(self, token: TokenProxy) -> str:
         return masked_key(token.key)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 if admin.site.is_registered(TokenProxy):

@@ -5,19 +5,17 @@ Messages are history and read-only. A superuser may delete a whole session
 engine stored for it. This app knows nothing of the engine (docs/architecture.md).
 """
 
-from typing import Any
-
 from django.contrib import admin
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
 
-from agents_platform.admin import CascadeHistoryMixin
+from agents_platform.admin import CascadeHistoryMixin, ReadOnlyMixin, ViewOnlyMixin
 
 from .models import ChatSession, Message
 
 
-class MessageInline(admin.TabularInline):
+class MessageInline(ReadOnlyMixin, admin.TabularInline):
     model = Message
     extra = 0
     can_delete = False
@@ -32,18 +30,11 @@ class MessageInline(admin.TabularInline):
     )
     ordering = ("created_at", "id")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
+# Sessions are created and titled by their user through the app, never by an admin; deleting one
+# takes its history along.
 @admin.register(ChatSession)
-class ChatSessionAdmin(CascadeHistoryMixin, admin.ModelAdmin):  # deleting takes the history along
+class ChatSessionAdmin(CascadeHistoryMixin, ViewOnlyMixin, admin.ModelAdmin):
     list_display = ("__str__", "user", "context_type", "message_count", "token_total", "updated_at")
     list_filter = ("context_type", "user", "updated_at")
     list_select_related = ("user",)
@@ -70,13 +61,6 @@ class ChatSessionAdmin(CascadeHistoryMixin, admin.ModelAdmin):  # deleting takes
             .get_queryset(request)
             .annotate(message_count=Count("messages"), token_total=Coalesce(Sum("messages__total_tokens"), 0))
         )
-
-    # Sessions are created and titled by their user through the app, never by an admin.
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Messages", ordering="message_count")
     def message_count(self, session: ChatSession) -> int:

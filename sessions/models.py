@@ -33,6 +33,13 @@ class ChatSession(models.Model):
         return self.title or f"Session {self.id}"
 
 
+# At module level, and named inside Message too (``Message.Status``): Message.Meta's constraint
+# names it, and a nested Meta cannot see the model's own body.
+class MessageStatus(models.TextChoices):
+    COMPLETE = "complete", "Complete"
+    INCOMPLETE = "incomplete", "Incomplete"
+
+
 class Message(models.Model):
     """A message of a session as the user sees it: theirs or the assistant's."""
 
@@ -40,9 +47,7 @@ class Message(models.Model):
         USER = "user", "User"
         ASSISTANT = "assistant", "Assistant"
 
-    class Status(models.TextChoices):
-        COMPLETE = "complete", "Complete"
-        INCOMPLETE = "incomplete", "Incomplete"
+    Status = MessageStatus
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     session = models.ForeignKey(ChatSession, on_delete=models.CASCADE, related_name="messages")
@@ -68,9 +73,7 @@ class Message(models.Model):
         indexes = [models.Index(fields=["session", "created_at"], name="message_session_created")]
         constraints = [
             models.CheckConstraint(condition=models.Q(role__in=["user", "assistant"]), name="message_role_valid"),
-            models.CheckConstraint(
-                condition=models.Q(status__in=["complete", "incomplete"]), name="message_status_valid"
-            ),
+            models.CheckConstraint(condition=models.Q(status__in=MessageStatus.values), name="message_status_valid"),
         ]
 
     def __str__(self) -> str:

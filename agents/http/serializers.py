@@ -55,8 +55,8 @@ class PlanStepSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_depends_on(self, step: PlanStep) -> list[str]:
-        # Ordered in Python: the steps come from the prefetch, a query per step otherwise.
-        return [str(dependency.pk) for dependency in sorted(step.depends_on.all(), key=lambda dep: dep.position)]
+        # In written order, as selectors.plan_steps_in_order prefetches them (the runs API loads the plan so).
+        return [str(dependency.pk) for dependency in step.depends_on.all()]
 
 
 class PlanSerializer(serializers.ModelSerializer):

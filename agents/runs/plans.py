@@ -6,7 +6,9 @@ object with unique step ids, dependencies on known steps, no cycle, and
 tool error naming every problem, so it can fix the plan.
 """
 
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from django.conf import settings
 
@@ -15,6 +17,8 @@ from agents.storable import load_json
 STEP_ID_MAX_CHARS = 64
 TITLE_MAX_CHARS = 300
 INSTRUCTIONS_MAX_CHARS = 4000
+
+Step = TypeVar("Step", bound=Hashable)  # a step's key or its primary key
 
 
 @dataclass
@@ -102,21 +106,35 @@ def _text(value, name: str, limit: int, problems: list[str]) -> str:
     return value.strip()
 
 
+def dependency_waves(depends_on: Mapping[Step, Iterable[Step]]) -> tuple[list[list[Step]], list[Step]]:
+    """Group a plan's steps into waves by dependency depth; also return the steps caught in a cycle.
+
+    ``depends_on`` maps each step, in the plan's order, to the steps it waits for (one outside the
+    mapping is ignored). A step with no dependency is in the first wave, any other one wave after its
+    deepest dependency, so a wave is what could run at the same time. A step in a dependency cycle, or
+    waiting on one, is in no wave. Each list keeps the plan's order.
+    """
+    known = {step: [dep for dep in deps if dep in depends_on] for step, deps in depends_on.items()}
+    depth: dict[Step, int] = {}
+    remaining = list(known)
+    while remaining:
+        ready = [step for step in remaining if all(dep in depth for dep in known[step])]
+        if not ready:
+            break
+        for step in ready:
+            depth[step] = 1 + max((depth[dep] for dep in known[step]), default=-1)
+        remaining = [step for step in remaining if step not in depth]
+    waves: list[list[Step]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for step in known:
+        if step in depth:
+            waves[depth[step]].append(step)
+    return waves, remaining
+
+
 def _find_cycle(steps: list[StepSpec]) -> list[str] | None:
-    """Return the ids of steps caught in a dependency cycle, or None (Kahn's algorithm)."""
-    keys = {step.key for step in steps}
-    waiting = {step.key: set(step.depends_on) & keys for step in steps}
-    ready = [key for key, deps in waiting.items() if not deps]
-    while ready:
-        done = ready.pop()
-        for key, deps in waiting.items():
-            if done in deps:
-                deps.discard(done)
-                if not deps:
-                    ready.append(key)
-        waiting[done] = set()
-    stuck = sorted(key for key, deps in waiting.items() if deps)
-    return stuck or None
+    """Return the ids of steps caught in a dependency cycle, or None."""
+    _waves, stuck = dependency_waves({step.key: step.depends_on for step in steps})
+    return sorted(stuck) or None
 
 
 def parse_plan(arguments: str, *, kept: frozenset[str] = frozenset()) -> PlanSpec:

@@ -18,7 +18,6 @@ from agents.models import (
     Memory,
     Plan,
     PlanStep,
-    PlanStepDependency,
     Run,
     RunEvent,
     WorkerProcess,
@@ -93,15 +92,21 @@ def run_plan(*, run: Run) -> Plan | None:
     return Plan.objects.filter(run=run).order_by("-version").first()
 
 
+def plan_steps_in_order() -> QuerySet[PlanStep]:
+    """Return plan steps in written order, each with the steps it depends on loaded, also in written order.
+
+    The one order of a plan's steps wherever a plan is shown: the engine's plan events, the runs API
+    and the admin. Filter it by plan, or use it as a ``Prefetch`` queryset; two queries either way.
+    """
+    # Of a dependency only what is shown of it: its id and key.
+    dependencies = PlanStep.objects.order_by("position").only("id", "key", "position")
+    return PlanStep.objects.order_by("position").prefetch_related(Prefetch("depends_on", queryset=dependencies))
+
+
 def plan_graph(*, plan: Plan) -> tuple[dict[str, PlanStep], dict[str, list[str]]]:
     """Return a plan's steps by key, in order, and each step's dependencies by key."""
-    steps = {step.key: step for step in plan.steps.order_by("position")}
-    by_id = {step.pk: key for key, step in steps.items()}
-    depends_on: dict[str, list[str]] = {key: [] for key in steps}
-    for step_id, dependency_id in PlanStepDependency.objects.filter(step__plan=plan).values_list(
-        "step_id", "depends_on_id"
-    ):
-        depends_on[by_id[step_id]].append(by_id[dependency_id])
+    steps = {step.key: step for step in plan_steps_in_order().filter(plan=plan)}
+    depends_on = {key: [dependency.key for dependency in step.depends_on.all()] for key, step in steps.items()}
     return steps, depends_on
 
 
@@ -272,12 +277,7 @@ def run_get_detailed(*, user: AbstractBaseUser, run_id: uuid.UUID | str) -> Run:
     prefetch_related_objects(
         [run],
         "plans",
-        Prefetch(
-            "plans__steps",
-            queryset=PlanStep.objects.order_by("position").prefetch_related(
-                Prefetch("depends_on", queryset=PlanStep.objects.only("id", "position"))
-            ),
-        ),
+        Prefetch("plans__steps", queryset=plan_steps_in_order()),
         Prefetch("executions", queryset=Execution.objects.order_by("started_at")),
     )
     return run

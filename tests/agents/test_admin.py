@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from agents.admin import event_summary, plan_waves
+from agents.admin.rendering import event_summary, plan_waves
 from agents.models import Agent, AgentMessage, Execution, Memory, Plan, PlanStep, Run, RunEvent
 from sessions.models import ChatSession, Message
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from agents.admin_costs import user_costs
+from agents.admin.costs import user_costs
 from agents.models import Run
 from tests.factories import make_run
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from agents.runs.plans import PlanInvalid, create_plan_tool, parse_plan
+from agents.runs.plans import PlanInvalid, create_plan_tool, dependency_waves, parse_plan
 
 
 def plan(*steps, objective="Compare"):
@@ -74,3 +74,14 @@ def test_plan_text_no_database_can_store_is_an_invalid_plan(character):
     arguments = plan(step("a", title=f"bad{character}title"))  # json.dumps writes it as a \u escape
     assert "\\u" in arguments
     assert "no database stores" in problems_of(arguments)
+
+
+def test_dependency_waves_group_by_depth_in_plan_order_and_leave_a_cycle_out():
+    waves, stuck = dependency_waves({"b": [], "a": [], "c": ["a", "b"], "d": ["c", "elsewhere"]})
+    assert waves == [["b", "a"], ["c"], ["d"]]
+    assert stuck == []
+
+    # d waits on the cycle of e and f, so it is in no wave either.
+    waves, stuck = dependency_waves({"a": [], "e": ["f"], "f": ["e"], "d": ["a", "e"]})
+    assert waves == [["a"]]
+    assert stuck == ["e", "f", "d"]

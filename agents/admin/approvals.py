@@ -4,8 +4,9 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .admin import HistoryAdmin, HistoryInline
-from .models import Approval
+from agents.models import Approval
+
+from .history import HistoryAdmin, HistoryInline
 
 
 @admin.register(Approval)

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from .models import COST_DIGITS, COST_PLACES
+from agents.models import COST_DIGITS, COST_PLACES
 
 USERS_SHOWN = 200
 

@@ -30,7 +30,7 @@ def test_maintenance_thread_stops_before_the_test_database_is_destroyed(tmp_path
             "slow_exit",
             "-p",
             "no:cacheprovider",
-            "tests/agents/test_stream_errors.py::test_no_credentials_or_a_bad_token_answer_401",
+            "tests/agents/http/test_stream_errors.py::test_no_credentials_or_a_bad_token_answer_401",
         ],
         cwd=ROOT,
         env=env,

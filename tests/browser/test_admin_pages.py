@@ -3,7 +3,7 @@
 import pytest
 
 from agents.models import AgentMessage, RunEvent
-from tests.agents.test_admin import build_run
+from tests.agents.admin.test_runs import build_run
 from tests.browser.conftest import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -7,7 +7,7 @@ The browser reports each refusal of the policy as a console error, and the
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.agents.test_admin import build_run
+from tests.agents.admin.test_runs import build_run
 from tests.browser.conftest import PASSWORD
 from tests.support.stub_model import Text
 

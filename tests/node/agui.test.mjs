@@ -1,5 +1,5 @@
 // The real AG-UI client (@ag-ui/client's HttpAgent) against the platform's POST /api/ag-ui.
-// Run by tests/agents/test_agui.py with BASE_URL and TOKEN set (the live server and its scripted stub model).
+// Run by tests/agents/http/test_agui.py with BASE_URL and TOKEN set (the live server and its scripted stub model).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";

@@ -1,5 +1,5 @@
 // The real Vercel AI SDK client (`ai`: DefaultChatTransport, readUIMessageStream) against POST /api/ai-sdk/chat.
-// Run by tests/agents/test_aisdk.py with BASE_URL and TOKEN set (the live server and its scripted stub model).
+// Run by tests/agents/http/test_aisdk.py with BASE_URL and TOKEN set (the live server and its scripted stub model).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";

@@ -7,7 +7,7 @@ from django.contrib.staticfiles import finders
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from tests.agents.test_admin import build_run
+from tests.agents.admin.test_runs import build_run
 
 pytestmark = pytest.mark.django_db
 

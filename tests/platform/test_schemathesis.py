@@ -38,9 +38,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 HERE = Path(__file__).parent
 CONFIG = HERE / "schemathesis.toml"
 # The session feed never ends while its session exists (it is a subscription): a fuzzer that reads
-# each response to its end would wait forever. tests/agents/test_session_feed.py covers its answers.
+# each response to its end would wait forever. tests/agents/http/test_session_feed.py covers its answers.
 # The AG-UI and AI SDK streams speak other protocols: their frames are checked by those protocols' own
-# clients and schemas (tests/node/, run by tests/agents/test_agui.py and test_aisdk.py), which also test
+# clients and schemas (tests/node/, run by tests/agents/http/test_agui.py and test_aisdk.py), which also test
 # their error answers; this fuzzer would judge their bodies by the wrong definition.
 NOT_FUZZED = (
     "sessions_stream_retrieve",

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from agents.models import AgentMessage, Run, RunEvent
 from sessions.models import ChatSession, Message
-from tests.agents.test_admin import build_run
+from tests.agents.admin.test_runs import build_run
 
 pytestmark = pytest.mark.django_db
 

@@ -120,7 +120,7 @@ def test_tool_route_runs_the_tool_and_answers_from_its_result(user, stub_model):
 
 
 def test_planner_write_tool_acts_for_the_user(user, stub_model, settings):
-    settings.AGENT_APPROVAL = "none"  # approvals: tests/agents/test_approvals.py
+    settings.AGENT_APPROVAL = "none"  # approvals: tests/agents/engine/test_approvals.py
     stub_model.queue(ToolCalls([("remember", {"content": "likes green tea"})]), Text("Noted."))
     run = run_message(user, "remember that I like green tea")
     assert run.status == Run.Status.COMPLETED

@@ -14,7 +14,7 @@ import pytest
 from agents.events import catalogue
 from agents.http.aisdk_parts import AiSdkEncoder, AiSdkTranslator
 from agents.models import Memory, Run
-from tests.agents.test_agui import SAMPLES, stored
+from tests.agents.http.test_agui import SAMPLES, stored
 from tests.support.node_clients import node_counts, run_node, scripted_model
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -17,7 +17,7 @@ from tests.support.offline_calls import PLANNER_TOOLS, ask
 
 pytestmark = pytest.mark.usefixtures("offline_model")
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_create_plan_arguments_stream_in_several_fragments():

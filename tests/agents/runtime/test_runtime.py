@@ -146,7 +146,7 @@ def test_an_engine_that_raises_does_not_kill_the_worker(stub_model, thread_runne
 def test_build_runner_knows_thread_celery_and_dotted_paths():
     assert isinstance(runners.build_runner("thread"), runners.ThreadRunner)
     assert isinstance(runners.build_runner("celery"), runners.CeleryRunner)
-    assert isinstance(runners.build_runner("tests.agents.test_runtime.RecordingRunner"), RecordingRunner)
+    assert isinstance(runners.build_runner("tests.agents.runtime.test_runtime.RecordingRunner"), RecordingRunner)
 
 
 # --- Claiming and leases -----------------------------------------------------

@@ -120,7 +120,7 @@ def agent_stream_request(
     )
 
 
-# The error codes of the two stream endpoints, by status (agents/http/streams.py, agents/runs/services.py).
+# The error codes of the two stream endpoints, by status (agents/http/streams.py, agents/runs/services/start.py).
 AGENT_STREAM_ERRORS: dict[int, tuple[str, ...]] = {
     400: (
         "invalid_json",

@@ -26,19 +26,7 @@ from typing import Any
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db import connections
 
-
-def give_back_connections() -> None:
-    """Give this worker thread's database connections back, except an SQLite file handle.
-
-    A PostgreSQL connection is a slot of a shared pool: it goes back after
-    every call. An SQLite connection is a file handle private to this thread
-    of the small shared pool; reopening it costs ~2 ms of Django's connection
-    setup per read, so the thread keeps it (a broken one is closed). Either
-    way, no stream holds a connection while it waits.
-    """
-    for connection in connections.all(initialized_only=True):
-        if connection.vendor != "sqlite" or (connection.errors_occurred and not connection.is_usable()):
-            connection.close()
+from agents.runs.connections import release_thread_connections
 
 
 def _giving_back(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -46,7 +34,8 @@ def _giving_back(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(**kwargs)
         finally:
-            give_back_connections()
+            # No stream holds a connection while it waits (SQLite keeps its file handle: reopening costs ~2 ms).
+            release_thread_connections()
 
     return call
 

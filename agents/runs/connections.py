@@ -15,9 +15,12 @@ from django.db import connection, connections
 
 
 def release_thread_connections() -> None:
-    """At the end of a run: close this thread's server connections (back to the pool); keep SQLite's file handle."""
+    """Close this thread's server connections (back to the pool); keep SQLite's file handle unless it broke.
+
+    At the end of a run, and after each call a request's thread makes for a stream.
+    """
     for conn in connections.all(initialized_only=True):
-        if conn.vendor != "sqlite":
+        if conn.vendor != "sqlite" or (conn.errors_occurred and not conn.is_usable()):
             conn.close()
 
 

@@ -50,3 +50,42 @@ def test_pointers_in_the_code_lead_somewhere():
             check(page_name, anchor or None, str(path.relative_to(ROOT)))
             found += 1
     assert found > 10, "the code points to docs/"
+
+
+def concept_table() -> list[tuple[str, list[str]]]:
+    """Return the README's concept → file rows: each concept with the paths it names."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### Where each concept lives", 1)[1].split("\n\n", 2)[2].split("\n\n", 1)[0]
+    header = ("| concept", "| ---")
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(header)]
+    table = []
+    for row in rows:
+        concept, files = row.strip("| ").split(" | ", 1)
+        paths = [path for path in re.findall(r"`([^`]+)`", files) if "/" in path]
+        table.append((concept, paths))
+    return table
+
+
+def test_every_concept_of_the_readme_names_files_that_exist():
+    table = concept_table()
+    assert len(table) >= 38, "the README's concept table was not found whole"
+    for concept, paths in table:
+        assert paths, f"{concept!r} names no file"
+        for path in paths:
+            assert (ROOT / path).exists(), f"{concept!r}: {path} does not exist"
+
+
+def test_every_module_of_the_engine_is_named_by_a_concept_or_its_folder():
+    named = {path for _, paths in concept_table() for path in paths}
+    packages = {path.rstrip("/") for path in named if path.endswith("/")}
+    # Plumbing every Django app and package has.
+    plumbing = {"__init__.py", "apps.py", "urls.py", "signals.py", "receivers.py", "checks.py"}
+    unnamed = []
+    for module in sorted((ROOT / "agents").rglob("*.py")):
+        relative = module.relative_to(ROOT).as_posix()
+        if "/migrations/" in relative or "/management/" in relative or module.name in plumbing:
+            continue
+        if relative in named or any(relative.startswith(f"{package}/") for package in packages):
+            continue
+        unnamed.append(relative)
+    assert not unnamed, f"modules no concept of the README names: {unnamed}"

@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
+from agents.llm.usage import Usage
 from agents.models import Run
 from agents.runs.selectors import run_list_for_session
 from agents_platform.schema import DRF_NOT_AUTHENTICATED, error_responses
@@ -40,12 +41,7 @@ class RunSummarySerializer(serializers.ModelSerializer):
             "user_message_id",
             "assistant_message_id",
             "last_event_seq",
-            "prompt_tokens",
-            "completion_tokens",
-            "total_tokens",
-            "llm_calls",
-            "cost_usd",
-            "cost_known",
+            *Usage.COUNTERS,
             "error_code",
             "error_message",
             "created_at",

@@ -30,7 +30,7 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -66,22 +66,9 @@ class McpTool(Tool):
 
     server: str = ""
     remote_name: str = ""
-    input_schema: dict[str, Any] = field(default_factory=dict)
     validator: Any = None
     status: ServerStatus | None = None
     transactional: bool = False
-
-    @property
-    def schema(self) -> dict[str, Any]:
-        """Return the tool in the OpenAI ``tools`` format, its parameters the server's schema (a fresh copy)."""
-        return {
-            "type": "function",
-            "function": {
-                "name": self.name,
-                "description": self.description,
-                "parameters": copy.deepcopy(self.input_schema),
-            },
-        }
 
     def parse_arguments(self, arguments: str) -> dict[str, Any]:
         """Return the arguments of a call checked against the server's schema; InvalidArguments if they are bad."""
@@ -156,7 +143,7 @@ def build_tools(config: McpServerConfig, listed: list[Any], status: ServerStatus
             description=description[:MAX_DESCRIPTION_CHARS],
             server=config.name,
             remote_name=remote.name,
-            input_schema=copy.deepcopy(remote.input_schema),
+            parameters=copy.deepcopy(remote.input_schema),  # the server's schema is offered as it is
             validator=validator,
             status=status,
         )

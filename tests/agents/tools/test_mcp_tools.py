@@ -367,7 +367,7 @@ def test_the_openapi_schema_lists_the_mcp_tools_next_to_the_built_ins(connect, f
 
     tools = {tool["name"]: tool for tool in schema["x-agent-tools"]}
     assert tools["facts__lookup"]["kind"] == "read" and tools["facts__lookup"]["source"] == "mcp:facts"
-    assert tools["facts__lookup"]["parameters"] == default_registry.get("facts__lookup").input_schema
+    assert tools["facts__lookup"]["parameters"] == default_registry.get("facts__lookup").parameters
     assert tools["facts__save_note"]["kind"] == "write"
     assert tools["remember"] == {**tools["remember"], "kind": "write", "source": "builtin"}
     assert "`facts__lookup` (read, mcp:facts)" in schema["info"]["description"]

@@ -102,7 +102,7 @@ def encode_batch(batch: list[tuple[int, str, str]], event_id) -> tuple[bytes, in
 def _read_events(*, run_id: str, after_seq: int) -> tuple[list[tuple[int, str, str]], bool]:
     """Return the run's next stored events after ``after_seq`` (seq, type, JSON text), and whether it is gone."""
     batch = selectors.run_frames_after(run_id=run_id, after_seq=after_seq, limit=EVENT_BATCH)
-    gone = not batch and selectors.run_control(run_id=run_id) is None
+    gone = not batch and selectors.run_deleted(run_id=run_id)
     return batch, gone
 
 

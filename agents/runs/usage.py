@@ -13,6 +13,7 @@ from django.db.models import Count, Min, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from agents.llm.usage import Usage
 from agents.models import AgentMessage, Run, WorkerProcess
 from agents.runs.selectors import day_bounds
 
@@ -32,16 +33,16 @@ def _calls(**filters: Any):
 
 
 def _shape(row: dict[str, Any]) -> dict[str, Any]:
-    prompt, completion = row.get("prompt_tokens") or 0, row.get("completion_tokens") or 0
-    return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "cached_tokens": row.get("cached_tokens") or 0,
-        "total_tokens": prompt + completion,
-        "llm_calls": row.get("llm_calls") or 0,
-        "cost_usd": row.get("cost_usd") or Decimal(0),
-        "cost_known": not row.get("unpriced_calls"),
-    }
+    """Return a row of sums as the API reports usage: the counters of ``Usage`` and the cached tokens."""
+    usage = Usage(
+        prompt_tokens=row.get("prompt_tokens") or 0,
+        completion_tokens=row.get("completion_tokens") or 0,
+        cached_tokens=row.get("cached_tokens") or 0,
+        llm_calls=row.get("llm_calls") or 0,
+        cost_usd=row.get("cost_usd") or Decimal(0),
+        cost_known=not row.get("unpriced_calls"),
+    )
+    return {**usage.counters(), "cached_tokens": usage.cached_tokens}
 
 
 def user_usage_between(*, user: AbstractBaseUser, start: datetime, end: datetime) -> dict[str, Any]:

@@ -234,6 +234,19 @@ class LiveServer:
         return client
 
 
+def read_until(stream, type_: str) -> list[dict]:
+    """Read events from an open stream up to (and including) the first of ``type_``."""
+    seen = []
+    for frame in stream:
+        if frame.data is None:
+            continue
+        seen.append(frame.event)
+        if frame.event["type"] == type_:
+            return seen
+        assert frame.event["type"] != "done", f"the run ended before {type_}: {[e['type'] for e in seen]}"
+    raise AssertionError(f"the stream ended before {type_}")
+
+
 def wait_until(condition, what: str, timeout: float = 5.0) -> None:
     """Poll ``condition`` every 10 ms until it is true; fail the test after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

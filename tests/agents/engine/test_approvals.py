@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from agents.models import Approval, Execution, Memory, PlanStep, Run, RunEvent
 from agents.runtime import worker
-from tests.support.live_server import wait_until
+from tests.support.live_server import read_until, wait_until
 from tests.support.stub_model import (
     Text,
     ToolCalls,
@@ -26,19 +26,6 @@ from tests.support.stub_model import (
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-def read_until(stream, type_: str) -> list[dict]:
-    """Read events from an open stream up to (and including) the first of ``type_``."""
-    seen = []
-    for frame in stream:
-        if frame.data is None:
-            continue
-        seen.append(frame.event)
-        if frame.event["type"] == type_:
-            return seen
-        assert frame.event["type"] != "done", f"the run ended before {type_}: {[e['type'] for e in seen]}"
-    raise AssertionError(f"the stream ended before {type_}")
 
 
 def types(events: list[dict]) -> list[str]:
@@ -391,17 +378,6 @@ def test_plan_review_reject_answers_without_executors(server, stub_model, user):
     last_request = stub_model.requests[-1]
     assert last_request.get("tools") is None and "too slow" in last_request["messages"][-1]["content"]
     assert after[-1]["status"] == "completed"
-
-
-@pytest.fixture
-def offline_model(settings):
-    from agents.llm import gateway as llm
-
-    settings.LLM_PROVIDER = "offline"
-    settings.OFFLINE_MODEL_DELAY = 0
-    llm.reset_client()
-    yield
-    llm.reset_client()
 
 
 def test_the_offline_model_asks_to_approve_remember(asgi_live_server, offline_model, user):

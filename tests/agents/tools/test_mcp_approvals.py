@@ -9,23 +9,11 @@ checked against the server's own schema.
 import pytest
 
 from agents.models import Approval, Memory, Run
-from tests.support.live_server import wait_until
+from tests.support.live_server import read_until, wait_until
 from tests.support.mcp_server import facts_config
 from tests.support.stub_model import Text, ToolCalls
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(60)]
-
-
-def read_until(stream, type_: str) -> list[dict]:
-    seen = []
-    for frame in stream:
-        if frame.data is None:
-            continue
-        seen.append(frame.event)
-        if frame.event["type"] == type_:
-            return seen
-        assert frame.event["type"] != "done", f"the run ended before {type_}: {[e['type'] for e in seen]}"
-    raise AssertionError(f"the stream ended before {type_}")
 
 
 def wait_waiting(run_id: str) -> None:

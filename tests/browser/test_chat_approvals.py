@@ -114,12 +114,19 @@ def test_plan_review_card_shows_the_steps_and_rejecting_answers_without_executor
     page.keyboard.press("Enter")
     card = page.locator(".approval-card[data-kind=plan][data-decision=pending]")
     card.wait_for()
-    steps = card.locator(".approval-steps li").all_inner_texts()
-    assert steps == ["Research X — Do this: Research X.", "Research Y — Do this: Research Y."]
+    # The steps are in the plan card just above; the review card does not repeat them.
+    run = page.locator(".run")
+    assert run.locator(".plan .step-title").all_inner_texts() == ["Research X", "Research Y"]
+    follows = "c => Boolean(c.closest('.run').querySelector('.plan').compareDocumentPosition(c) & 4)"
+    assert card.evaluate(follows), "the card comes after the plan it reviews"
+    for title in ("Research X", "Research Y"):
+        assert run.inner_text().count(title) == 1, f"{title!r} is shown once"
+    assert card.locator(".approval-hint").inner_text().startswith("Approve to run the 2 steps above")
     assert Run.objects.get().review_plan is True
     ui.screenshot("approvals-03-plan-review")
     card.locator(".approval-reject").click()
     page.wait_for_selector(".run[data-status=completed]")
     assert page.locator(".run .answer").inner_text() == "A direct answer, without research."
     assert page.locator(".approval-card .approval-status").inner_text() == f"Rejected by {user.username}"
+    assert page.locator(".approval-card .approval-hint").is_hidden(), "the hint about the buttons goes with them"
     assert not Execution.objects.exists()

@@ -21,6 +21,14 @@ from tests.support.stub_model import Error, Text
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# Pixels between each question's bubble (or "Asked again" line) and the label of the answer under it.
+GAPS_UNDER_QUESTIONS = """() => [...document.querySelectorAll('.turn')].map(turn => {
+  const bubble = turn.querySelector('.message-user .bubble').getBoundingClientRect();
+  const label = turn.querySelector('.message-assistant .message-role').getBoundingClientRect();
+  return label.top - bubble.bottom;
+})"""
+
+
 def reload_chat(page):
     page.reload()
     page.wait_for_selector("#app[data-ready]")
@@ -96,11 +104,16 @@ def test_failed_run_shows_its_reason_after_reload(open_browser, user, stub_model
     run = page.locator(".run[data-status=failed]")
     run.wait_for()
     ui.screenshot("turns-03-failed-reloaded")
+    ui.screenshot_at_widths("shot-failed-turn-reloaded")
     stored = Run.objects.get(user=user)
     assert stored.error_message
     assert run.locator(".badge-status-failed").inner_text() == "Failed"
     assert run.locator(".run-error").inner_text() == f"The run failed: {stored.error_message}" == live_error
     assert "the model refused" not in run.inner_text(), "the provider's own words are for operators"
+    # No call was answered: no line of zeros ("0 tokens · 0 LLM calls · $0.0000"), only how long it took.
+    assert run.locator(".run-footer .usage").inner_text().endswith(" s")
+    assert "tokens" not in run.locator(".run-footer").inner_text()
+    assert "$" not in run.locator(".run-footer").inner_text()
 
 
 def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
@@ -138,7 +151,7 @@ def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".badge-simple").inner_text() == "Direct answer"
     assert run.locator(".route-reason").inner_text() == "a direct answer"
-    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · $0.0000 · 3.0 s"
+    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · 3.0 s", "a run that cost nothing shows no price"
 
 
 def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser, user, stub_model):
@@ -204,6 +217,19 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
     assert repeats == [False, True, False]
     ui.screenshot_at_widths("turns-08-regenerated-after-reload")
     assert page.locator(".regenerate").count() == 1
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(f"window.innerWidth === {width}")
+        assert max(page.evaluate(GAPS_UNDER_QUESTIONS)) <= 30, f"no hole between a question and its answer at {width}"
+        # The hidden Copy and Edit sit in that space, on the right: shown, they cover nothing of the answer.
+        question = page.locator(".turn").last.locator(".message-user")
+        question.hover()
+        tools = question.locator(".message-tools").bounding_box()
+        label_right = page.locator(".turn").last.locator(".message-assistant .message-role").evaluate(
+            "n => { const r = document.createRange(); r.selectNodeContents(n); return r.getBoundingClientRect().right; }"
+        )
+        assert tools["x"] > label_right, "the tools do not cover the assistant label"
+        assert page.locator(".turn").last.locator(".edit-message").is_visible()
 
 
 def test_actions_are_refused_politely_while_a_run_is_live(open_browser, user, stub_model):

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "../../static/chat/js/run-state.js";
+import { answerOnly, costLabel, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "../../static/chat/js/run-state.js";
 
 const RUN = "11111111-1111-4111-8111-111111111111";
 const SESSION = "22222222-2222-4222-8222-222222222222";
@@ -194,6 +194,19 @@ test("a run's cost and budget warnings are kept; dollars read as people read the
   const stored = runFromStored({ id: RUN, status: "completed", total_tokens: 7, cost_usd: 0.5, cost_known: false });
   assert.equal(stored.usage.cost_usd, 0.5);
   assert.equal(stored.usage.cost_known, false);
+});
+
+test("a run's cost is shown only when it is more than nothing", () => {
+  // The offline model's runs cost exactly 0 (known): no "$0.0000" under the answer.
+  assert.equal(costLabel({ cost_usd: 0, cost_known: true }), "");
+  assert.equal(costLabel({ cost_usd: "0.0000000000", cost_known: true }), "");
+  assert.equal(costLabel({ cost_usd: 0, cost_known: false }), "");
+  assert.equal(costLabel({ cost_usd: null }), "");
+  assert.equal(costLabel(null), "");
+  assert.equal(costLabel({ cost_usd: 0.007, cost_known: true }), "$0.0070");
+  assert.equal(costLabel({ cost_usd: "0.0000300000", cost_known: true }), "<$0.0001");
+  assert.equal(costLabel({ cost_usd: 0.5, cost_known: false }), "$0.5000+");
+  assert.equal(costLabel({ cost_usd: 2.345 }), "$2.35");
 });
 
 test("thinking is kept per agent and never joins the answer", () => {

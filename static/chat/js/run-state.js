@@ -291,6 +291,21 @@ export function formatUsd(value) {
   return amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
 }
 
+/**
+ * The run's cost as its footer shows it, or "" when there is nothing worth showing.
+ *
+ * A run that cost nothing (the offline model, a failed first call) shows no
+ * price at all: "$0.0000" under an answer reads as a bill. A cost too small
+ * for four places is "<$0.0001"; one where some call's model had no known
+ * price is a floor, marked "+".
+ */
+export function costLabel(usage) {
+  const amount = Number(usage?.cost_usd);
+  if (!Number.isFinite(amount) || amount <= 0) return "";
+  const shown = amount < 0.0001 ? "<$0.0001" : formatUsd(amount);
+  return usage.cost_known === false ? `${shown}+` : shown;
+}
+
 export function reduceRun(state, event) {
   if (!event || typeof event !== "object") return state;
   if (typeof event.seq === "number") {

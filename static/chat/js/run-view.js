@@ -7,16 +7,9 @@
  */
 import { ApprovalCards } from "./approval-view.js";
 import { asText, copyButton, el, formatDuration, formatNumber, formatTokens, icon } from "./dom.js";
-import { formatUsd } from "./run-state.js";
+import { costLabel } from "./run-state.js";
 
 import { renderMarkdown } from "./markdown.js";
-
-/** The run's cost for the footer: dollars, or a plain word when a model had no known price. */
-function costText(usage) {
-  if (usage.cost_usd === null || usage.cost_usd === undefined) return "";
-  if (usage.cost_known === false) return ` · ${formatUsd(usage.cost_usd)}+ (a model without a known price)`;
-  return ` · ${formatUsd(usage.cost_usd)}`;
-}
 
 const ROUTES = {
   simple: ["Direct answer", "Answered directly"],
@@ -380,15 +373,16 @@ export class RunView {
     if (label) parts.push(el("span", { class: `badge badge-status-${state.status}`, text: label }));
     if (state.usage) {
       const calls = state.usage.llm_calls ?? 0;
-      parts.push(
-        el(
-          "span",
-          { class: "usage" },
-          `${formatTokens(state.usage.total_tokens)} · ${formatNumber(calls)} LLM call${calls === 1 ? "" : "s"}`,
-          costText(state.usage),
-          typeof state.durationMs === "number" ? ` · ${formatDuration(state.durationMs)}` : "",
-        ),
-      );
+      const usage = [];
+      // A run that made no call (refused by the model at once) has no tokens worth a line of zeros.
+      if (calls || state.usage.total_tokens) {
+        usage.push(`${formatTokens(state.usage.total_tokens)} · ${formatNumber(calls)} LLM call${calls === 1 ? "" : "s"}`);
+      }
+      const cost = costLabel(state.usage);
+      if (cost) usage.push(cost);
+      if (typeof state.durationMs === "number") usage.push(formatDuration(state.durationMs));
+      const title = state.usage.cost_known === false ? "Some calls used a model without a known price; they are counted as $0." : null;
+      if (usage.length) parts.push(el("span", { class: "usage", title }, usage.join(" · ")));
     }
     const buttons = el("span", { class: "run-actions" });
     if (state.answer.trim()) {

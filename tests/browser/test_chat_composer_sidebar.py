@@ -30,7 +30,7 @@ def test_the_limit_shows_before_it_is_reached_and_a_long_paste_is_kept_whole(ope
     page = ui.page
     ui.login(user.username)
     counter = page.locator("#char-count")
-    assert "up to 1000 characters" in page.locator("#composer-hint").inner_text()
+    assert "up to 1,000 characters" in page.locator("#composer-hint").inner_text()
 
     page.fill("#message", "a" * 700)
     assert counter.is_hidden(), "no counter while far from the limit"

@@ -108,7 +108,11 @@ def test_failed_run_shows_its_reason_after_reload(open_browser, user, stub_model
     stored = Run.objects.get(user=user)
     assert stored.error_message
     assert run.locator(".badge-status-failed").inner_text() == "Failed"
-    assert run.locator(".run-error").inner_text() == f"The run failed: {stored.error_message}" == live_error
+    assert run.locator(".run-error").inner_text() == live_error
+    # The sentence for a person; the code and the run's reference for support on a quieter line.
+    assert stored.error_message == f"The model service refused the request (bad_request) (reference: run {stored.pk})."
+    assert run.locator(".run-error-text").inner_text() == "The run failed: The model service refused the request."
+    assert run.locator(".run-reference").inner_text() == f"Reference for support: bad_request, run {stored.pk}"
     assert "the model refused" not in run.inner_text(), "the provider's own words are for operators"
     # No call was answered: no line of zeros ("0 tokens · 0 LLM calls · $0.0000"), only how long it took.
     assert run.locator(".run-footer .usage").inner_text().endswith(" s")
@@ -147,6 +151,7 @@ def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
     ui.screenshot("turns-04-interrupted-reloaded")
     assert run.locator(".badge-status-interrupted").inner_text() == "Interrupted"
     assert run.locator(".run-error").inner_text() == "The run was interrupted: The server running this answer stopped."
+    assert run.locator(".run-reference").count() == 0
     assert run.locator(".answer").inner_text() == "Half of the"
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".badge-simple").inner_text() == "Direct answer"

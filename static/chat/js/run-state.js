@@ -306,6 +306,20 @@ export function costLabel(usage) {
   return usage.cost_known === false ? `${shown}+` : shown;
 }
 
+/**
+ * Split a run's error message into what a person reads and what support needs.
+ *
+ * The server writes "The model service refused the request (bad_request)
+ * (reference: run <id>)."; the sentence is shown as is, the code and the run
+ * reference go on a quieter line of their own.
+ */
+export function errorParts(message) {
+  const match = /^(.*?)(?:\s*\(([a-z][a-z0-9_]*)\))?(?:\s*\(reference: ([^)]+)\))?\.?$/s.exec(String(message ?? "").trim());
+  const [, text = "", code = "", reference = ""] = match || [];
+  const support = [code, reference].filter(Boolean).join(", ");
+  return { text: text ? `${text}.` : "", support };
+}
+
 export function reduceRun(state, event) {
   if (!event || typeof event !== "object") return state;
   if (typeof event.seq === "number") {

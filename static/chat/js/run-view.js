@@ -7,9 +7,20 @@
  */
 import { ApprovalCards } from "./approval-view.js";
 import { asText, copyButton, el, formatDuration, formatNumber, formatTokens, icon } from "./dom.js";
-import { costLabel } from "./run-state.js";
+import { costLabel, errorParts } from "./run-state.js";
 
 import { renderMarkdown } from "./markdown.js";
+
+/** A failed or interrupted run's reason; a code and run reference for support go on a quieter line. */
+function errorBox(what, message) {
+  const { text, support } = errorParts(message);
+  return el(
+    "div",
+    { class: "run-error", role: "alert" },
+    el("p", { class: "run-error-text", text: `${what}: ${text || message}` }),
+    support ? el("p", { class: "run-reference", text: `Reference for support: ${support}` }) : null,
+  );
+}
 
 const ROUTES = {
   simple: ["Direct answer", "Answered directly"],
@@ -356,10 +367,9 @@ export class RunView {
     this.node.classList.toggle("is-incomplete", Boolean(incomplete));
     if (incomplete) outcome.push(incompleteNote(status));
     if (status === "failed") {
-      outcome.push(el("p", { class: "run-error", role: "alert", text: `The run failed: ${state.error?.message || state.error?.code || "an unknown error."}` }));
+      outcome.push(errorBox("The run failed", state.error?.message || state.error?.code || "an unknown error."));
     } else if (status === "interrupted") {
-      const why = state.error?.message || INTERRUPT_REASONS[state.error?.code] || state.error?.code || "the server stopped it";
-      outcome.push(el("p", { class: "run-error", role: "alert", text: `The run was interrupted: ${why}` }));
+      outcome.push(errorBox("The run was interrupted", state.error?.message || INTERRUPT_REASONS[state.error?.code] || state.error?.code || "the server stopped it"));
     } else if (status === "cancelled" && !state.answer.trim()) {
       outcome.push(el("p", { class: "run-stopped muted", text: "Stopped before an answer was written." }));
     }
@@ -388,8 +398,10 @@ export class RunView {
     if (state.answer.trim()) {
       buttons.append(copyButton(() => this.state.answer, { className: "btn btn-ghost btn-small copy-answer", title: "Copy the answer" }));
     }
-    // Tool calls and thinking are only in the run's events: a run read back offers to load them.
-    const replayable = (state.route === "tool" || state.route === "complex") && !state.toolCalls.length && !state.thinking.length;
+    // Tool calls and thinking are only in the run's events: a run read back offers to load them. A run
+    // drawn from its events (lastSeq > 0) already shows all it had; an offer there would find nothing.
+    const replayable =
+      (state.route === "tool" || state.route === "complex") && !state.lastSeq && !state.toolCalls.length && !state.thinking.length;
     if (this.actions.replay && replayable && !this.replayed && state.runId) {
       const label = state.route === "complex" ? "Show tool calls and thinking" : "Show tool calls";
       const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: label });

@@ -45,6 +45,15 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
         ".approval-controls"
     ).evaluate("c => getComputedStyle(c).width"), "the reason box spans the card"
     ui.screenshot_at_widths("shot-approval-card")
+    # On a phone the status goes under the title, which keeps its whole width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("window.innerWidth === 390")
+    title = page.locator("#chat-title")
+    assert title.evaluate("t => t.scrollWidth <= t.clientWidth"), "the title is not cut to make room for the status"
+    status = page.locator("#run-status").bounding_box()
+    assert status["y"] >= title.bounding_box()["y"] + title.bounding_box()["height"] - 1
+    page.set_viewport_size({"width": 1280, "height": 820})
+    page.wait_for_function("window.innerWidth === 1280")
 
     card.locator(".approval-edit").click()
     card.locator(".approval-editor").fill('{"content": 5}')

@@ -99,12 +99,14 @@ def test_failed_run_shows_its_reason_after_reload(open_browser, user, stub_model
     page.keyboard.press("Enter")
     page.wait_for_selector(".run[data-status=failed]")
     live_error = page.locator(".run .run-error").inner_text()
+    assert page.input_value("#message") == "this will fail", "offered again at once"
 
     reload_chat(page)
     run = page.locator(".run[data-status=failed]")
     run.wait_for()
     ui.screenshot("turns-03-failed-reloaded")
     ui.screenshot_at_widths("shot-failed-turn-reloaded")
+    assert page.input_value("#message") == "", "after a reload the turn offers Regenerate; the box starts empty"
     stored = Run.objects.get(user=user)
     assert stored.error_message
     assert run.locator(".badge-status-failed").inner_text() == "Failed"

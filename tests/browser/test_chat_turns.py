@@ -158,7 +158,8 @@ def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".badge-simple").inner_text() == "Direct answer"
     assert run.locator(".route-reason").inner_text() == "a direct answer"
-    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · 3.0 s", "a run that cost nothing shows no price"
+    # A run that cost nothing shows no price.
+    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · 3.0 s"
 
 
 def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser, user, stub_model):
@@ -233,7 +234,8 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
         question.hover()
         tools = question.locator(".message-tools").bounding_box()
         label_right = page.locator(".turn").last.locator(".message-assistant .message-role").evaluate(
-            "n => { const r = document.createRange(); r.selectNodeContents(n); return r.getBoundingClientRect().right; }"
+            "n => { const r = document.createRange(); r.selectNodeContents(n); "
+            "return r.getBoundingClientRect().right; }"
         )
         assert tools["x"] > label_right, "the tools do not cover the assistant label"
         assert page.locator(".turn").last.locator(".edit-message").is_visible()

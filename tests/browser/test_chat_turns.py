@@ -28,6 +28,9 @@ GAPS_UNDER_QUESTIONS = """() => [...document.querySelectorAll('.turn')].map(turn
   return label.top - bubble.bottom;
 })"""
 
+# The right edge of an element's text (a grid item's own box spans the whole row).
+TEXT_RIGHT_EDGE = "n => { const r = document.createRange(); r.selectNodeContents(n); return r.getBoundingClientRect().right; }"
+
 
 def reload_chat(page):
     page.reload()
@@ -233,10 +236,8 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
         question = page.locator(".turn").last.locator(".message-user")
         question.hover()
         tools = question.locator(".message-tools").bounding_box()
-        label_right = page.locator(".turn").last.locator(".message-assistant .message-role").evaluate(
-            "n => { const r = document.createRange(); r.selectNodeContents(n); "
-            "return r.getBoundingClientRect().right; }"
-        )
+        label = page.locator(".turn").last.locator(".message-assistant .message-role")
+        label_right = label.evaluate(TEXT_RIGHT_EDGE)
         assert tools["x"] > label_right, "the tools do not cover the assistant label"
         assert page.locator(".turn").last.locator(".edit-message").is_visible()
 

@@ -29,7 +29,11 @@ GAPS_UNDER_QUESTIONS = """() => [...document.querySelectorAll('.turn')].map(turn
 })"""
 
 # The right edge of an element's text (a grid item's own box spans the whole row).
-TEXT_RIGHT_EDGE = "n => { const r = document.createRange(); r.selectNodeContents(n); return r.getBoundingClientRect().right; }"
+TEXT_RIGHT_EDGE = """n => {
+  const range = document.createRange();
+  range.selectNodeContents(n);
+  return range.getBoundingClientRect().right;
+}"""
 
 
 def reload_chat(page):

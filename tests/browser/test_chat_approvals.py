@@ -85,6 +85,10 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     page.wait_for_selector(".approval-card[data-decision=approved]")
     assert page.locator(".approval-card .approval-status").inner_text() == f"Approved by {user.username}"
     assert "green tea" in page.locator(".approval-card .approval-edited").inner_text()
+    # What ran replaces what was proposed, under a label in words (not "Edited: {" inside the code).
+    assert page.locator(".approval-card .approval-edited").inner_text().startswith("{")
+    assert page.locator(".approval-card .approval-edited-label").inner_text() == "It ran with your changes:"
+    assert page.locator(".approval-card .approval-arguments").is_hidden()
     assert page.locator(".approval-card button").count() == 0, "a decided card has no buttons"
     page.get_by_role("button", name="Show tool calls").click()
     page.locator(".run details.tool").wait_for()

@@ -99,7 +99,12 @@ export class ApprovalCards {
       view.status.textContent = decidedText(approval);
       view.controls.replaceChildren();
       if (approval.decidedArguments && approval.decision === "approved") {
-        view.controls.append(el("pre", { class: "approval-edited", text: `Edited: ${asText(approval.decidedArguments)}` }));
+        // What ran is the changed version: it replaces the proposal on the card, under its own label.
+        if (approval.kind !== "plan") view.body.hidden = true;
+        view.controls.append(
+          el("p", { class: "approval-edited-label", text: "It ran with your changes:" }),
+          el("pre", { class: "approval-edited", text: asText(approval.decidedArguments) }),
+        );
       }
       return;
     }

@@ -45,6 +45,15 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
         ".approval-controls"
     ).evaluate("c => getComputedStyle(c).width"), "the reason box spans the card"
     ui.screenshot_at_widths("shot-approval-card")
+    # On a phone the status goes under the title, which keeps its whole width.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_function("window.innerWidth === 390")
+    title = page.locator("#chat-title")
+    assert title.evaluate("t => t.scrollWidth <= t.clientWidth"), "the title is not cut to make room for the status"
+    status = page.locator("#run-status").bounding_box()
+    assert status["y"] >= title.bounding_box()["y"] + title.bounding_box()["height"] - 1
+    page.set_viewport_size({"width": 1280, "height": 820})
+    page.wait_for_function("window.innerWidth === 1280")
 
     card.locator(".approval-edit").click()
     card.locator(".approval-editor").fill('{"content": 5}')
@@ -76,6 +85,10 @@ def test_an_edited_approval_runs_and_its_decision_stays_after_reload(open_browse
     page.wait_for_selector(".approval-card[data-decision=approved]")
     assert page.locator(".approval-card .approval-status").inner_text() == f"Approved by {user.username}"
     assert "green tea" in page.locator(".approval-card .approval-edited").inner_text()
+    # What ran replaces what was proposed, under a label in words (not "Edited: {" inside the code).
+    assert page.locator(".approval-card .approval-edited").inner_text().startswith("{")
+    assert page.locator(".approval-card .approval-edited-label").inner_text() == "It ran with your changes:"
+    assert page.locator(".approval-card .approval-arguments").is_hidden()
     assert page.locator(".approval-card button").count() == 0, "a decided card has no buttons"
     page.get_by_role("button", name="Show tool calls").click()
     page.locator(".run details.tool").wait_for()
@@ -114,12 +127,19 @@ def test_plan_review_card_shows_the_steps_and_rejecting_answers_without_executor
     page.keyboard.press("Enter")
     card = page.locator(".approval-card[data-kind=plan][data-decision=pending]")
     card.wait_for()
-    steps = card.locator(".approval-steps li").all_inner_texts()
-    assert steps == ["Research X — Do this: Research X.", "Research Y — Do this: Research Y."]
+    # The steps are in the plan card just above; the review card does not repeat them.
+    run = page.locator(".run")
+    assert run.locator(".plan .step-title").all_inner_texts() == ["Research X", "Research Y"]
+    follows = "c => Boolean(c.closest('.run').querySelector('.plan').compareDocumentPosition(c) & 4)"
+    assert card.evaluate(follows), "the card comes after the plan it reviews"
+    for title in ("Research X", "Research Y"):
+        assert run.inner_text().count(title) == 1, f"{title!r} is shown once"
+    assert card.locator(".approval-hint").inner_text().startswith("Approve to run the 2 steps above")
     assert Run.objects.get().review_plan is True
     ui.screenshot("approvals-03-plan-review")
     card.locator(".approval-reject").click()
     page.wait_for_selector(".run[data-status=completed]")
     assert page.locator(".run .answer").inner_text() == "A direct answer, without research."
     assert page.locator(".approval-card .approval-status").inner_text() == f"Rejected by {user.username}"
+    assert page.locator(".approval-card .approval-hint").is_hidden(), "the hint about the buttons goes with them"
     assert not Execution.objects.exists()

@@ -30,7 +30,7 @@ def test_the_limit_shows_before_it_is_reached_and_a_long_paste_is_kept_whole(ope
     page = ui.page
     ui.login(user.username)
     counter = page.locator("#char-count")
-    assert "up to 1000 characters" in page.locator("#composer-hint").inner_text()
+    assert "up to 1,000 characters" in page.locator("#composer-hint").inner_text()
 
     page.fill("#message", "a" * 700)
     assert counter.is_hidden(), "no counter while far from the limit"
@@ -148,6 +148,16 @@ def test_sidebar_groups_by_date_searches_and_keeps_whole_titles(open_browser, us
     assert title.evaluate("e => e.scrollHeight <= e.clientHeight + 1"), "the title fits, nothing clipped"
     assert page.locator(f'.session-open[title="{long_title}"]').count() == 1
     ui.screenshot("sidebar-01-groups")
+    ui.screenshot_at_widths("shot-sidebar")  # at phone width: the chat, the sidebar folded away
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.click("#open-sidebar")
+    page.wait_for_function("document.querySelector('#sidebar').getBoundingClientRect().left >= 0")  # slid in
+    assert page.locator(".session-title").all_inner_texts()[1] == long_title
+    ui.screenshot("shot-sidebar-phone-drawer")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#sidebar", state="hidden")
+    page.set_viewport_size({"width": 1280, "height": 820})
+    page.wait_for_selector("#sidebar", state="visible")
 
     page.fill("#session-search", "lisbon")
     page.wait_for_function("document.querySelectorAll('.session').length === 2")

@@ -134,7 +134,10 @@ def test_gpt_style_answer_renders_as_markdown_while_it_streams(open_browser, use
     assert link.get_attribute("href") == "https://example.com/docs"
     assert link.get_attribute("target") == "_blank"
     assert link.get_attribute("rel") == "noopener noreferrer"
-    assert answer.locator("a[href='mailto:help@example.com']").get_attribute("rel") == "noopener noreferrer"
+    mail = answer.locator("a[href='mailto:help@example.com']")
+    assert mail.get_attribute("rel") == "noopener noreferrer"
+    assert mail.inner_text() == "help@example.com", "a bare <mailto:…> autolink shows the address"
+    assert "or mail help@example.com." in answer.inner_text()
     # The code block: its language, its text exactly, and a copy button that copies it.
     block = answer.locator(".code-block")
     assert block.get_attribute("data-lang") == "python"

@@ -21,6 +21,21 @@ from tests.support.stub_model import Error, Text
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+# Pixels between each question's bubble (or "Asked again" line) and the label of the answer under it.
+GAPS_UNDER_QUESTIONS = """() => [...document.querySelectorAll('.turn')].map(turn => {
+  const bubble = turn.querySelector('.message-user .bubble').getBoundingClientRect();
+  const label = turn.querySelector('.message-assistant .message-role').getBoundingClientRect();
+  return label.top - bubble.bottom;
+})"""
+
+# The right edge of an element's text (a grid item's own box spans the whole row).
+TEXT_RIGHT_EDGE = """n => {
+  const range = document.createRange();
+  range.selectNodeContents(n);
+  return range.getBoundingClientRect().right;
+}"""
+
+
 def reload_chat(page):
     page.reload()
     page.wait_for_selector("#app[data-ready]")
@@ -91,16 +106,27 @@ def test_failed_run_shows_its_reason_after_reload(open_browser, user, stub_model
     page.keyboard.press("Enter")
     page.wait_for_selector(".run[data-status=failed]")
     live_error = page.locator(".run .run-error").inner_text()
+    assert page.input_value("#message") == "this will fail", "offered again at once"
 
     reload_chat(page)
     run = page.locator(".run[data-status=failed]")
     run.wait_for()
     ui.screenshot("turns-03-failed-reloaded")
+    ui.screenshot_at_widths("shot-failed-turn-reloaded")
+    assert page.input_value("#message") == "", "after a reload the turn offers Regenerate; the box starts empty"
     stored = Run.objects.get(user=user)
     assert stored.error_message
     assert run.locator(".badge-status-failed").inner_text() == "Failed"
-    assert run.locator(".run-error").inner_text() == f"The run failed: {stored.error_message}" == live_error
+    assert run.locator(".run-error").inner_text() == live_error
+    # The sentence for a person; the code and the run's reference for support on a quieter line.
+    assert stored.error_message == f"The model service refused the request (bad_request) (reference: run {stored.pk})."
+    assert run.locator(".run-error-text").inner_text() == "The run failed: The model service refused the request."
+    assert run.locator(".run-reference").inner_text() == f"Reference for support: bad_request, run {stored.pk}"
     assert "the model refused" not in run.inner_text(), "the provider's own words are for operators"
+    # No call was answered: no line of zeros ("0 tokens · 0 LLM calls · $0.0000"), only how long it took.
+    assert run.locator(".run-footer .usage").inner_text().endswith(" s")
+    assert "tokens" not in run.locator(".run-footer").inner_text()
+    assert "$" not in run.locator(".run-footer").inner_text()
 
 
 def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
@@ -134,11 +160,13 @@ def test_interrupted_run_shows_its_reason_after_reload(open_browser, user):
     ui.screenshot("turns-04-interrupted-reloaded")
     assert run.locator(".badge-status-interrupted").inner_text() == "Interrupted"
     assert run.locator(".run-error").inner_text() == "The run was interrupted: The server running this answer stopped."
+    assert run.locator(".run-reference").count() == 0
     assert run.locator(".answer").inner_text() == "Half of the"
     assert run.locator(".incomplete-note").inner_text() == "Incomplete — the model's answer was cut off."
     assert run.locator(".badge-simple").inner_text() == "Direct answer"
     assert run.locator(".route-reason").inner_text() == "a direct answer"
-    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · $0.0000 · 3.0 s"
+    # A run that cost nothing shows no price.
+    assert run.locator(".usage").inner_text() == "42 tokens · 1 LLM call · 3.0 s"
 
 
 def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser, user, stub_model):
@@ -204,6 +232,18 @@ def test_regenerate_and_edit_start_new_runs_and_keep_the_old_turns(open_browser,
     assert repeats == [False, True, False]
     ui.screenshot_at_widths("turns-08-regenerated-after-reload")
     assert page.locator(".regenerate").count() == 1
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(f"window.innerWidth === {width}")
+        assert max(page.evaluate(GAPS_UNDER_QUESTIONS)) <= 30, f"no hole between a question and its answer at {width}"
+        # The hidden Copy and Edit sit in that space, on the right: shown, they cover nothing of the answer.
+        question = page.locator(".turn").last.locator(".message-user")
+        question.hover()
+        tools = question.locator(".message-tools").bounding_box()
+        label = page.locator(".turn").last.locator(".message-assistant .message-role")
+        label_right = label.evaluate(TEXT_RIGHT_EDGE)
+        assert tools["x"] > label_right, "the tools do not cover the assistant label"
+        assert page.locator(".turn").last.locator(".edit-message").is_visible()
 
 
 def test_actions_are_refused_politely_while_a_run_is_live(open_browser, user, stub_model):

@@ -148,6 +148,10 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     assert answer.get_attribute("aria-busy") == "false"
     assert "coffee" in answer.inner_text().lower()
     assert "tokens" in run.locator(".run-footer").inner_text()
+    # Seen live, the run has shown every call it made: nothing more to offer to load.
+    assert run.locator("button.show-details").count() == 0
+    # The offline model costs nothing: no "$0.0000" bill under the answer, live or after a reload.
+    assert "$" not in run.locator(".run-footer .usage").inner_text()
     # The offline run may finish before a look at the page could catch it running: the log saw it.
     assert page.evaluate("window.__stopLog") == ["shown", "hidden"]
     assert not page.locator("#stop").is_visible()
@@ -172,6 +176,7 @@ def test_complex_message_streams_plan_steps_and_answer(open_browser, user, offli
     assert plan.locator(".step[data-status=completed]").count() == step_count
     assert plan.locator("details.executor").count() == step_count
     ui.screenshot("04b-plan-after-reload")
+    assert "$" not in page.locator(".run .run-footer .usage").inner_text()
     assert page.locator(".message-user").count() == 1
     # The offline plan called no tools and thought nothing aloud: once loaded, the offer goes away.
     page.get_by_role("button", name="Show tool calls and thinking").click()

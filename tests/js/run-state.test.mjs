@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { answerOnly, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "../../static/chat/js/run-state.js";
+import { answerOnly, costLabel, errorParts, initialRunState, reduceEvents, reduceRun, runFromStored, withApprovals } from "../../static/chat/js/run-state.js";
 
 const RUN = "11111111-1111-4111-8111-111111111111";
 const SESSION = "22222222-2222-4222-8222-222222222222";
@@ -194,6 +194,34 @@ test("a run's cost and budget warnings are kept; dollars read as people read the
   const stored = runFromStored({ id: RUN, status: "completed", total_tokens: 7, cost_usd: 0.5, cost_known: false });
   assert.equal(stored.usage.cost_usd, 0.5);
   assert.equal(stored.usage.cost_known, false);
+});
+
+test("a run's cost is shown only when it is more than nothing", () => {
+  // The offline model's runs cost exactly 0 (known): no "$0.0000" under the answer.
+  assert.equal(costLabel({ cost_usd: 0, cost_known: true }), "");
+  assert.equal(costLabel({ cost_usd: "0.0000000000", cost_known: true }), "");
+  assert.equal(costLabel({ cost_usd: 0, cost_known: false }), "");
+  assert.equal(costLabel({ cost_usd: null }), "");
+  assert.equal(costLabel(null), "");
+  assert.equal(costLabel({ cost_usd: 0.007, cost_known: true }), "$0.0070");
+  assert.equal(costLabel({ cost_usd: "0.0000300000", cost_known: true }), "<$0.0001");
+  assert.equal(costLabel({ cost_usd: 0.5, cost_known: false }), "$0.5000+");
+  assert.equal(costLabel({ cost_usd: 2.345 }), "$2.35");
+});
+
+test("an error message is split into the sentence and the reference for support", () => {
+  const run = "6b0b8d7d-9e9f-4d85-9cd4-70da9205dd37";
+  assert.deepEqual(errorParts(`The model service refused the request (bad_request) (reference: run ${run}).`), {
+    text: "The model service refused the request.",
+    support: `bad_request, run ${run}`,
+  });
+  assert.deepEqual(errorParts("The server running this answer stopped."), { text: "The server running this answer stopped.", support: "" });
+  assert.deepEqual(errorParts("The run used more tokens than allowed (run_token_limit)."), {
+    text: "The run used more tokens than allowed.",
+    support: "run_token_limit",
+  });
+  assert.deepEqual(errorParts("Budget (in dollars) reached"), { text: "Budget (in dollars) reached.", support: "" });
+  assert.deepEqual(errorParts(""), { text: "", support: "" });
 });
 
 test("thinking is kept per agent and never joins the answer", () => {

@@ -31,6 +31,12 @@ function planSteps(plan) {
   }));
 }
 
+function planHint(plan) {
+  const count = (plan?.steps || []).length;
+  const steps = count === 1 ? "the step above" : `the ${count} steps above`;
+  return `Approve to run ${steps}, Edit to change them first, or Reject for an answer without a plan.`;
+}
+
 function decidedText(approval) {
   const what = DECISIONS[approval.decision] || approval.decision;
   const who = approval.decidedBy ? ` by ${approval.decidedBy}` : "";
@@ -63,13 +69,10 @@ export class ApprovalCards {
 
   createCard(approval, state) {
     const title = approval.kind === "plan" ? "Review the plan before it runs" : `Allow “${approval.tool}”?`;
+    // A plan's steps are already on the page, in the plan card just above: the card does not list them again.
     const body =
       approval.kind === "plan"
-        ? el(
-            "ol",
-            { class: "approval-steps" },
-            ...planSteps(approval.plan).map((step) => el("li", {}, el("strong", { text: step.title }), " — ", step.instructions)),
-          )
+        ? el("p", { class: "approval-hint", text: planHint(approval.plan) })
         : el("pre", { class: "approval-arguments", text: asText(approval.arguments) });
     const status = el("p", { class: "approval-status", role: "status" });
     const error = el("p", { class: "approval-error", role: "alert", hidden: true });
@@ -90,11 +93,18 @@ export class ApprovalCards {
     view.runId = state.runId || view.runId;
     view.card.dataset.decision = approval.decision || "pending";
     view.error.hidden = true;
+    // The hint says what the buttons do: once they are gone, so is it.
+    if (approval.kind === "plan") view.body.hidden = Boolean(approval.decision || state.finished);
     if (approval.decision) {
       view.status.textContent = decidedText(approval);
       view.controls.replaceChildren();
       if (approval.decidedArguments && approval.decision === "approved") {
-        view.controls.append(el("pre", { class: "approval-edited", text: `Edited: ${asText(approval.decidedArguments)}` }));
+        // What ran is the changed version: it replaces the proposal on the card, under its own label.
+        if (approval.kind !== "plan") view.body.hidden = true;
+        view.controls.append(
+          el("p", { class: "approval-edited-label", text: "It ran with your changes:" }),
+          el("pre", { class: "approval-edited", text: asText(approval.decidedArguments) }),
+        );
       }
       return;
     }

@@ -41,11 +41,11 @@ export class Composer {
     return this.ui.input.value;
   }
 
-  /** Put text in the box (the draft follows). */
-  set(text) {
+  /** Put text in the box; the draft follows unless `draft` is false (text offered back, not typed). */
+  set(text, { draft = true } = {}) {
     this.ui.input.value = text;
     this.changed();
-    this.saveDraft();
+    if (draft) this.saveDraft();
   }
 
   focus() {

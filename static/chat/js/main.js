@@ -222,8 +222,9 @@ function onRunDone(live, state) {
   endLive(live);
   setStatus(state.status === "completed" ? "" : state.status === "cancelled" ? "Stopped." : "The run did not finish.");
   if ((state.status === "failed" || state.status === "interrupted") && live.text && !composer.value.trim()) {
-    // The message is stored in the chat, but put it back so it can be sent again with one key.
-    composer.set(live.text);
+    // The message is stored in the chat, but put it back so it can be sent again with one key. Not as
+    // a draft: after a reload the turn shows the failure and Regenerate, and the box starts empty.
+    composer.set(live.text, { draft: false });
   }
   sidebar.refresh();
   showBudget();

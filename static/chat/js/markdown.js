@@ -77,6 +77,11 @@ function enhance(block) {
   const root = el("div", {}, block);
   // A link whose URL was refused is left as its words, not as an anchor that goes nowhere.
   for (const anchor of root.querySelectorAll("a:not([href])")) anchor.replaceWith(...anchor.childNodes);
+  // An autolink <mailto:someone@example.com> shows its address, as a mail client would, not the scheme.
+  for (const anchor of root.querySelectorAll('a[href^="mailto:" i]')) {
+    const href = anchor.getAttribute("href");
+    if (anchor.textContent === href) anchor.textContent = href.slice("mailto:".length);
+  }
   for (const pre of root.querySelectorAll("pre")) {
     const code = pre.querySelector("code");
     const last = (code || pre).lastChild;

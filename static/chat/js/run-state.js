@@ -291,6 +291,35 @@ export function formatUsd(value) {
   return amount >= 1 ? `$${amount.toFixed(2)}` : `$${amount.toFixed(4)}`;
 }
 
+/**
+ * The run's cost as its footer shows it, or "" when there is nothing worth showing.
+ *
+ * A run that cost nothing (the offline model, a failed first call) shows no
+ * price at all: "$0.0000" under an answer reads as a bill. A cost too small
+ * for four places is "<$0.0001"; one where some call's model had no known
+ * price is a floor, marked "+".
+ */
+export function costLabel(usage) {
+  const amount = Number(usage?.cost_usd);
+  if (!Number.isFinite(amount) || amount <= 0) return "";
+  const shown = amount < 0.0001 ? "<$0.0001" : formatUsd(amount);
+  return usage.cost_known === false ? `${shown}+` : shown;
+}
+
+/**
+ * Split a run's error message into what a person reads and what support needs.
+ *
+ * The server writes "The model service refused the request (bad_request)
+ * (reference: run <id>)."; the sentence is shown as is, the code and the run
+ * reference go on a quieter line of their own.
+ */
+export function errorParts(message) {
+  const match = /^(.*?)(?:\s*\(([a-z][a-z0-9_]*)\))?(?:\s*\(reference: ([^)]+)\))?\.?$/s.exec(String(message ?? "").trim());
+  const [, text = "", code = "", reference = ""] = match || [];
+  const support = [code, reference].filter(Boolean).join(", ");
+  return { text: text ? `${text}.` : "", support };
+}
+
 export function reduceRun(state, event) {
   if (!event || typeof event !== "object") return state;
   if (typeof event.seq === "number") {

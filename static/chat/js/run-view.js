@@ -7,15 +7,19 @@
  */
 import { ApprovalCards } from "./approval-view.js";
 import { asText, copyButton, el, formatDuration, formatNumber, formatTokens, icon } from "./dom.js";
-import { formatUsd } from "./run-state.js";
+import { costLabel, errorParts } from "./run-state.js";
 
 import { renderMarkdown } from "./markdown.js";
 
-/** The run's cost for the footer: dollars, or a plain word when a model had no known price. */
-function costText(usage) {
-  if (usage.cost_usd === null || usage.cost_usd === undefined) return "";
-  if (usage.cost_known === false) return ` · ${formatUsd(usage.cost_usd)}+ (a model without a known price)`;
-  return ` · ${formatUsd(usage.cost_usd)}`;
+/** A failed or interrupted run's reason; a code and run reference for support go on a quieter line. */
+function errorBox(what, message) {
+  const { text, support } = errorParts(message);
+  return el(
+    "div",
+    { class: "run-error", role: "alert" },
+    el("p", { class: "run-error-text", text: `${what}: ${text || message}` }),
+    support ? el("p", { class: "run-reference", text: `Reference for support: ${support}` }) : null,
+  );
 }
 
 const ROUTES = {
@@ -363,10 +367,9 @@ export class RunView {
     this.node.classList.toggle("is-incomplete", Boolean(incomplete));
     if (incomplete) outcome.push(incompleteNote(status));
     if (status === "failed") {
-      outcome.push(el("p", { class: "run-error", role: "alert", text: `The run failed: ${state.error?.message || state.error?.code || "an unknown error."}` }));
+      outcome.push(errorBox("The run failed", state.error?.message || state.error?.code || "an unknown error."));
     } else if (status === "interrupted") {
-      const why = state.error?.message || INTERRUPT_REASONS[state.error?.code] || state.error?.code || "the server stopped it";
-      outcome.push(el("p", { class: "run-error", role: "alert", text: `The run was interrupted: ${why}` }));
+      outcome.push(errorBox("The run was interrupted", state.error?.message || INTERRUPT_REASONS[state.error?.code] || state.error?.code || "the server stopped it"));
     } else if (status === "cancelled" && !state.answer.trim()) {
       outcome.push(el("p", { class: "run-stopped muted", text: "Stopped before an answer was written." }));
     }
@@ -380,22 +383,25 @@ export class RunView {
     if (label) parts.push(el("span", { class: `badge badge-status-${state.status}`, text: label }));
     if (state.usage) {
       const calls = state.usage.llm_calls ?? 0;
-      parts.push(
-        el(
-          "span",
-          { class: "usage" },
-          `${formatTokens(state.usage.total_tokens)} · ${formatNumber(calls)} LLM call${calls === 1 ? "" : "s"}`,
-          costText(state.usage),
-          typeof state.durationMs === "number" ? ` · ${formatDuration(state.durationMs)}` : "",
-        ),
-      );
+      const usage = [];
+      // A run that made no call (refused by the model at once) has no tokens worth a line of zeros.
+      if (calls || state.usage.total_tokens) {
+        usage.push(`${formatTokens(state.usage.total_tokens)} · ${formatNumber(calls)} LLM call${calls === 1 ? "" : "s"}`);
+      }
+      const cost = costLabel(state.usage);
+      if (cost) usage.push(cost);
+      if (typeof state.durationMs === "number") usage.push(formatDuration(state.durationMs));
+      const title = state.usage.cost_known === false ? "Some calls used a model without a known price; they are counted as $0." : null;
+      if (usage.length) parts.push(el("span", { class: "usage", title }, usage.join(" · ")));
     }
     const buttons = el("span", { class: "run-actions" });
     if (state.answer.trim()) {
       buttons.append(copyButton(() => this.state.answer, { className: "btn btn-ghost btn-small copy-answer", title: "Copy the answer" }));
     }
-    // Tool calls and thinking are only in the run's events: a run read back offers to load them.
-    const replayable = (state.route === "tool" || state.route === "complex") && !state.toolCalls.length && !state.thinking.length;
+    // Tool calls and thinking are only in the run's events: a run read back offers to load them. A run
+    // drawn from its events (lastSeq > 0) already shows all it had; an offer there would find nothing.
+    const replayable =
+      (state.route === "tool" || state.route === "complex") && !state.lastSeq && !state.toolCalls.length && !state.thinking.length;
     if (this.actions.replay && replayable && !this.replayed && state.runId) {
       const label = state.route === "complex" ? "Show tool calls and thinking" : "Show tool calls";
       const replay = el("button", { type: "button", class: "btn btn-ghost btn-small show-details", text: label });

@@ -22,7 +22,7 @@ def test_the_page_shows_the_limit_passed_in(user, settings):
     response = chat(request, max_message_chars=1234)
     assert response.status_code == 200
     assert chat_config(response) == {"maxMessageChars": 1234, "username": user.username}
-    assert b"up to 1234 characters" in response.content
+    assert b"up to 1,234 characters" in response.content  # grouped, as the page writes numbers
 
 
 def test_the_page_asks_anonymous_users_to_sign_in():

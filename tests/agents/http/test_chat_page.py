@@ -7,7 +7,7 @@ def test_the_chat_page_shows_the_engine_limit(client, user, settings):
     response = client.get("/")
     assert response.status_code == 200
     assert b'"maxMessageChars": 4321' in response.content
-    assert b"up to 4321 characters" in response.content
+    assert b"up to 4,321 characters" in response.content  # grouped, as the page writes numbers
 
 
 def test_the_chat_page_answers_get_only(client, user):

@@ -234,6 +234,37 @@ class LiveServer:
         return client
 
 
+class StreamReader(threading.Thread):
+    """Read one SSE stream to its end in the background, keeping every event."""
+
+    def __init__(self, client: LiveClient, path: str, *, method: str = "GET", **kwargs):
+        super().__init__(daemon=True)
+        self.client, self.method, self.path, self.kwargs = client, method, path, kwargs
+        self.events: list[dict] = []
+        self.error: BaseException | None = None
+
+    def run(self):
+        try:
+            with self.client.stream(self.method, self.path, **self.kwargs) as stream:
+                assert stream.status_code == 200, stream.json()
+                for frame in stream:
+                    if frame.data is not None:
+                        self.events.append(frame.event)
+                        if frame.event["type"] == "done":
+                            return
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def of_type(self, type_: str) -> list[dict]:
+        return [event for event in list(self.events) if event["type"] == type_]
+
+    def result(self, timeout: float) -> list[dict]:
+        self.join(timeout)
+        assert not self.is_alive(), f"the stream did not end in {timeout} s; got {[e['type'] for e in self.events]}"
+        assert self.error is None, f"the stream failed: {self.error!r}"
+        return self.events
+
+
 def read_until(stream, type_: str) -> list[dict]:
     """Read events from an open stream up to (and including) the first of ``type_``."""
     seen = []

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 
 from agents.models import Approval, Memory, Run
-from tests.support.live_server import LiveClient, wait_until
+from tests.support.live_server import LiveClient, StreamReader, wait_until
 from tests.support.processes import Web, Worker, check_redis, platform_env
 from tests.support.stub_model import Text, ToolCalls, has_tool_results, is_routing
 
@@ -27,37 +27,6 @@ def _redis_db() -> int:
     """The Redis database of this test run (REDIS_URL's), else the one the durability tests use."""
     path = urlparse(os.environ.get("REDIS_URL", "")).path.strip("/")
     return int(path) if path.isdigit() else 13
-
-
-class StreamReader(threading.Thread):
-    """Read one SSE stream to its end in the background, keeping every event."""
-
-    def __init__(self, client: LiveClient, method: str, path: str, **kwargs):
-        super().__init__(daemon=True)
-        self.client, self.method, self.path, self.kwargs = client, method, path, kwargs
-        self.events: list[dict] = []
-        self.error: BaseException | None = None
-
-    def run(self):
-        try:
-            with self.client.stream(self.method, self.path, **self.kwargs) as stream:
-                assert stream.status_code == 200, stream.json()
-                for frame in stream:
-                    if frame.data is not None:
-                        self.events.append(frame.event)
-                        if frame.event["type"] == "done":
-                            return
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-
-    def of_type(self, type_: str) -> list[dict]:
-        return [event for event in list(self.events) if event["type"] == type_]
-
-    def result(self, timeout: float) -> list[dict]:
-        self.join(timeout)
-        assert not self.is_alive(), f"the stream did not end in {timeout} s; got {[e['type'] for e in self.events]}"
-        assert self.error is None, f"the stream failed: {self.error!r}"
-        return self.events
 
 
 def assert_in_order(events: list[dict]) -> None:
@@ -97,7 +66,7 @@ def test_a_worker_killed_right_after_the_approved_tool_ran_does_not_run_it_twice
     workers = [processes(Worker(env, tmp_path, name=f"worker{n}")) for n in (1, 2)]
     web.wait_healthy(workers=2)
     client = LiveClient(web.url, headers={"Authorization": f"Token {token}"})
-    reader = StreamReader(client, "POST", "/api/agent/stream", json={"message": "remember that I prefer tea"})
+    reader = StreamReader(client, "/api/agent/stream", method="POST", json={"message": "remember that I prefer tea"})
     reader.start()
     wait_until(lambda: reader.of_type("approval_required"), "the approval is asked", timeout=30)
     run_id = reader.events[0]["run_id"]
@@ -153,7 +122,7 @@ def test_a_server_restarted_while_a_run_waits_resumes_it_on_the_decision(stub_mo
     client = LiveClient(second.url, headers=headers)
     listed = client.get(f"/api/agent/runs/{run_id}/approvals").json()
     assert [(item["id"], item["status"]) for item in listed] == [(approval_id, "pending")]
-    reader = StreamReader(client, "GET", f"/api/agent/runs/{run_id}/stream", headers={"Last-Event-ID": "0"})
+    reader = StreamReader(client, f"/api/agent/runs/{run_id}/stream", headers={"Last-Event-ID": "0"})
     reader.start()
     answer = client.post(f"/api/agent/runs/{run_id}/approvals/{approval_id}", json={"decision": "approve"})
     assert answer.status_code == 200, answer.text

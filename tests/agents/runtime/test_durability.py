@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from agents.models import Execution, PlanStep, Run, RunEvent
-from tests.support.live_server import LiveClient, wait_until
+from tests.support.live_server import LiveClient, StreamReader, wait_until
 from tests.support.processes import Web, Worker, check_redis, platform_env
 from tests.support.stub_model import Text, is_executor, is_routing, is_synthesis, last_user_text, plan
 
@@ -52,34 +52,6 @@ def slow_until_cleared() -> threading.Event:
     slow = threading.Event()
     slow.set()
     return slow
-
-
-class StreamReader(threading.Thread):
-    """Read one SSE stream to its end in the background, keeping every event."""
-
-    def __init__(self, client: LiveClient, path: str, **kwargs):
-        super().__init__(daemon=True)
-        self.client, self.path, self.kwargs = client, path, kwargs
-        self.events: list[dict] = []
-        self.error: BaseException | None = None
-
-    def run(self):
-        try:
-            with self.client.stream("GET", self.path, **self.kwargs) as stream:
-                assert stream.status_code == 200, stream.json()
-                for frame in stream:
-                    if frame.data is not None:
-                        self.events.append(frame.event)
-                        if frame.event["type"] == "done":
-                            return
-        except BaseException as exc:  # reported by the test
-            self.error = exc
-
-    def result(self, timeout: float) -> list[dict]:
-        self.join(timeout)
-        assert not self.is_alive(), f"the stream did not end in {timeout} s; got {[e['type'] for e in self.events]}"
-        assert self.error is None, f"the stream failed: {self.error!r}"
-        return self.events
 
 
 def start_run(client: LiveClient, message: str) -> str:
